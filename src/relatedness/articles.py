@@ -1,0 +1,547 @@
+"""Articles in: the :class:`Article` record, readers for common formats, and door validation.
+
+Readers (:func:`read_jsonl`, :func:`read_csv`, :func:`from_dataframe`) turn files and frames
+into plain dicts; :func:`check_articles` turns any iterable of dicts or :class:`Article` into a
+validated list of :class:`Article`, raising clear, builtin-derived errors that name the article
+ids and the field (``../shared/BAD_INPUTS.md`` rows 3-6) or dropping bad rows with a warning when
+asked to (``on_invalid="skip"``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .exceptions import DuplicateIdError, InvalidArticleError, InvalidParameterError
+
+__all__ = [
+    "Article",
+    "Rejected",
+    "check_articles",
+    "from_dataframe",
+    "load_articles",
+    "read_csv",
+    "read_jsonl",
+]
+
+ArticleId = str | int
+
+#: The fields an input row may carry; any other key is ignored (e.g. ``labels``, ``license``).
+FIELDS = ("id", "title", "body", "section", "published", "tags", "url")
+
+#: How many offending ids an error message lists before "...".
+_SHOW = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news article.
+
+    Parameters
+    ----------
+    id : str or int
+        Unique within a corpus; all ids of one corpus are of one type (``bool`` is not an int
+        here, and floats are refused because ``1.0`` and ``1`` would collide).
+    title : str, default ""
+        The headline.
+    body : str, default ""
+        The story text: plain text or HTML, paragraphs separated by blank lines.
+    section : str, default ""
+        The site section ("politics", "Politics Monitor"). ``""`` means no section; all
+        unsectioned articles form one group for ``section_policy="same"``.
+    published : datetime.date, datetime.datetime or None, default None
+        Publication time. Aware datetimes are converted to UTC; dates mean midnight.
+    tags : tuple of str, default ()
+        Editorial tags; indexed as their own weighted field.
+    url : str, default ""
+        Link target for the rendered box.
+
+    Examples
+    --------
+    >>> Article(id="a1", title="Rates held", body="The bank held rates.", section="business")
+    Article(id='a1', title='Rates held', body='The bank held rates.', section='business', \
+published=None, tags=(), url='')
+    """
+
+    id: ArticleId
+    title: str = ""
+    body: str = ""
+    section: str = ""
+    published: dt.date | dt.datetime | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    url: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the article as a JSON-ready dict (``published`` as an ISO string)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "body": self.body,
+            "section": self.section,
+            "published": None if self.published is None else self.published.isoformat(),
+            "tags": list(self.tags),
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A row left out under ``on_invalid="skip"``: where it came from and why."""
+
+    position: int
+    id: Any
+    reason: str
+
+
+# --------------------------------------------------------------------------------------------
+# Readers: files and frames -> dicts. They check the container (JSON syntax, UTF-8), not the
+# fields; fields are checked once, in check_articles.
+# --------------------------------------------------------------------------------------------
+
+
+def read_jsonl(path: str | Path, *, on_invalid: Literal["raise", "skip"] = "raise") -> list[dict]:
+    """Read articles from a JSON Lines file (one JSON object a line).
+
+    The schema is ``id``, ``title``, ``body``, ``section``, ``published`` (ISO date or null),
+    ``tags`` and ``url``; other keys are ignored. Blank lines are skipped.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, UTF-8 encoded.
+    on_invalid : {"raise", "skip"}, default "raise"
+        What to do with a line that is not valid UTF-8 or not a JSON object: raise naming the
+        line numbers, or skip it with a warning.
+
+    Returns
+    -------
+    list of dict
+        One dict a line, with the line number under the key ``"_line"``.
+
+    Raises
+    ------
+    InvalidArticleError
+        A line is not valid UTF-8 or not a JSON object (with ``on_invalid="raise"``).
+    FileNotFoundError
+        The file does not exist.
+    """
+    rows: list[dict] = []
+    problems: list[str] = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(f"line {number}: invalid UTF-8 at byte {exc.start}")
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                problems.append(f"line {number}: invalid JSON ({exc.msg})")
+                continue
+            if not isinstance(obj, dict):
+                problems.append(f"line {number}: a JSON {type(obj).__name__}, not an object")
+                continue
+            obj["_line"] = number
+            rows.append(obj)
+    _report_problems(problems, path, on_invalid)
+    return rows
+
+
+def read_csv(
+    path: str | Path,
+    *,
+    tag_separator: str = "|",
+    on_invalid: Literal["raise", "skip"] = "raise",
+) -> list[dict]:
+    """Read articles from a CSV file with a header row.
+
+    Columns are matched by name (``id``, ``title``, ``body``, ``section``, ``published``,
+    ``tags``, ``url``); an ``id`` column is required. Empty ``published`` cells mean no date;
+    ``tags`` are split on ``tag_separator``. Ids are kept as strings: CSV has no types.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, UTF-8 encoded (a byte-order mark is accepted).
+    tag_separator : str, default "|"
+        Separator inside the ``tags`` cell.
+    on_invalid : {"raise", "skip"}, default "raise"
+        What to do with a row that has more cells than the header.
+
+    Returns
+    -------
+    list of dict
+
+    Raises
+    ------
+    InvalidArticleError
+        No ``id`` column, a malformed row, or invalid UTF-8.
+    """
+    rows: list[dict] = []
+    problems: list[str] = []
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or "id" not in reader.fieldnames:
+                msg = (
+                    f"{path}: the CSV header has no 'id' column "
+                    f"(found {reader.fieldnames!r}); the first row must name the columns."
+                )
+                raise InvalidArticleError(msg)
+            for row in reader:
+                if None in row:  # more cells than header names
+                    problems.append(f"line {reader.line_num}: more cells than header columns")
+                    continue
+                clean: dict[str, Any] = {k: v for k, v in row.items() if k in FIELDS}
+                if clean.get("published", None) == "":
+                    clean["published"] = None
+                tags = clean.get("tags")
+                if isinstance(tags, str):
+                    clean["tags"] = [t.strip() for t in tags.split(tag_separator) if t.strip()]
+                clean["_line"] = reader.line_num
+                rows.append(clean)
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: not valid UTF-8 (byte {exc.start}); re-encode the file as UTF-8."
+        raise InvalidArticleError(msg) from None
+    _report_problems(problems, path, on_invalid)
+    return rows
+
+
+def from_dataframe(frame: Any) -> list[dict]:
+    """Turn a pandas DataFrame into article dicts (one row an article).
+
+    Missing values (``NaN``, ``None``, ``pd.NA``, ``NaT``) stay missing and are judged by
+    :func:`check_articles`: a missing ``title``/``body`` is an error naming the id, a missing
+    ``section``/``published``/``url`` means "none".
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        With at least an ``id`` column.
+
+    Returns
+    -------
+    list of dict
+    """
+    columns = [c for c in frame.columns if c in FIELDS]
+    if "id" not in columns:
+        msg = f"the DataFrame has no 'id' column (columns: {list(frame.columns)!r})."
+        raise InvalidArticleError(msg)
+    records = frame[columns].to_dict(orient="records")
+    for record in records:
+        for key, value in record.items():
+            # pandas' missing markers become None; NaN text is still caught as "missing".
+            if value is not None and _is_missing(value):
+                record[key] = float("nan") if key in ("title", "body") else None
+            elif hasattr(value, "to_pydatetime"):  # pandas.Timestamp
+                record[key] = value.to_pydatetime()
+    return records
+
+
+def load_articles(source: str | Path, **kwargs: Any) -> list[dict]:
+    """Read a file by its extension: ``.jsonl``/``.json``/``.ndjson`` or ``.csv``."""
+    suffix = Path(source).suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return read_jsonl(source, **kwargs)
+    if suffix == ".csv":
+        return read_csv(source, **kwargs)
+    msg = f"{source}: unknown file type {suffix!r}; use .jsonl (JSON Lines) or .csv."
+    raise InvalidParameterError(msg)
+
+
+def _report_problems(problems: list[str], path: Any, on_invalid: str) -> None:
+    if not problems:
+        return
+    shown = "; ".join(problems[:_SHOW]) + ("; ..." if len(problems) > _SHOW else "")
+    if on_invalid == "skip":
+        warnings.warn(f"{path}: skipped {len(problems)} invalid lines: {shown}", stacklevel=3)
+        return
+    msg = (
+        f"{path}: {len(problems)} invalid lines: {shown}. Fix them, or pass "
+        "on_invalid='skip' (CLI: --skip-invalid) to leave them out."
+    )
+    raise InvalidArticleError(msg)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation: any row -> Article, with errors that name the id and the field.
+# --------------------------------------------------------------------------------------------
+
+
+def _is_missing(value: Any) -> bool:
+    """True for None, float NaN (any float type), pandas NA/NaT."""
+    if value is None:
+        return True
+    if isinstance(value, float):  # includes np.float64, which subclasses float
+        return math.isnan(value)
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    try:  # numpy float32/float16 NaN
+        return bool(value != value)
+    except (TypeError, ValueError):
+        return False
+
+
+def _describe(value: Any) -> str:
+    if _is_missing(value):
+        return "missing (None/NaN)"
+    return f"a {type(value).__name__}"
+
+
+class _RowError(Exception):
+    """One field of one row is bad; collected, then reported together."""
+
+    def __init__(self, field_name: str, problem: str, hint: str = "") -> None:
+        super().__init__(field_name, problem, hint)
+        self.field_name = field_name
+        self.problem = problem
+        self.hint = hint
+
+
+def _check_text(row: Mapping[str, Any], name: str) -> str:
+    value = row.get(name, "")
+    if isinstance(value, str):
+        return value
+    hint = (
+        "decode bytes first, e.g. b.decode('utf-8', 'replace')"
+        if isinstance(value, bytes | bytearray)
+        else "fill missing text with '' or drop the row"
+        if _is_missing(value)
+        else "pass text as str; relatedness never calls str() on it"
+    )
+    raise _RowError(name, _describe(value), hint)
+
+
+def _check_section(row: Mapping[str, Any]) -> str:
+    value = row.get("section", "")
+    if _is_missing(value):
+        return ""  # a missing section is "no section", the common case in CMS exports
+    if isinstance(value, str):
+        return value.strip()
+    raise _RowError("section", _describe(value), "pass the section name as str")
+
+
+def _check_url(row: Mapping[str, Any]) -> str:
+    value = row.get("url", "")
+    if _is_missing(value):
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    raise _RowError("url", _describe(value), "pass the url as str")
+
+
+def _check_tags(row: Mapping[str, Any]) -> tuple[str, ...]:
+    value = row.get("tags", ())
+    if _is_missing(value):
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if isinstance(value, list | tuple) and all(isinstance(t, str) for t in value):
+        return tuple(t.strip() for t in value if t.strip())
+    raise _RowError("tags", _describe(value), "pass tags as a list of str")
+
+
+def _check_published(row: Mapping[str, Any]) -> dt.datetime | dt.date | None:
+    value = row.get("published")
+    if _is_missing(value) or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return dt.date.fromisoformat(text)
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise _RowError(
+                "published", f"{value!r} is not an ISO date", "use YYYY-MM-DD or an ISO datetime"
+            ) from None
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return parsed
+    raise _RowError("published", _describe(value), "pass a date, a datetime or an ISO string")
+
+
+def _check_id(value: Any) -> ArticleId:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        # numpy integers are real ints to the caller; keep them as Python ints.
+        if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu":
+            return int(value)
+        raise _RowError("id", _describe(value), "ids must all be str or all be int")
+    if isinstance(value, str) and not value.strip():
+        raise _RowError("id", "an empty string", "give every article a non-empty id")
+    return value
+
+
+def _as_row(item: Any) -> Mapping[str, Any]:
+    if isinstance(item, Article):
+        return {f: getattr(item, f) for f in FIELDS}
+    if isinstance(item, Mapping):
+        return item
+    raise _RowError(
+        "<row>", f"a {type(item).__name__}", "pass dicts or relatedness.Article objects"
+    )
+
+
+def check_articles(
+    items: Iterable[Any],
+    *,
+    on_invalid: Literal["raise", "skip"] = "raise",
+    on_duplicate: Literal["raise", "keep_last"] = "raise",
+    rejects: list[Rejected] | None = None,
+) -> list[Article]:
+    """Validate rows and return them as :class:`Article` objects, in input order.
+
+    Parameters
+    ----------
+    items : iterable of dict or Article
+        Rows as produced by the readers, or built by the caller.
+    on_invalid : {"raise", "skip"}, default "raise"
+        A row with a bad field (``None``/NaN/bytes/non-str text, a bad id, an unparseable date)
+        raises :class:`InvalidArticleError` listing every bad row, or is dropped with one
+        warning (and recorded in ``rejects`` when given).
+    on_duplicate : {"raise", "keep_last"}, default "raise"
+        Duplicate ids raise :class:`DuplicateIdError`, or keep the newest copy (by
+        ``published``, then the later in input order) with a warning: the CMS re-publish case.
+    rejects : list, optional
+        Receives a :class:`Rejected` per dropped row.
+
+    Returns
+    -------
+    list of Article
+
+    Raises
+    ------
+    InvalidArticleError
+        Bad fields, or ids of more than one type (``1`` and ``"1"`` would collide on disk).
+    DuplicateIdError
+        Duplicate ids with ``on_duplicate="raise"``.
+    """
+    articles: list[Article] = []
+    errors: list[tuple[int, Any, _RowError]] = []
+    for position, item in enumerate(items):
+        raw_id = item.get("id") if isinstance(item, Mapping) else getattr(item, "id", None)
+        where = item.get("_line", position) if isinstance(item, Mapping) else position
+        try:
+            row = _as_row(item)
+            if "id" not in row:
+                raise _RowError("id", "absent", "give every article an 'id'")
+            article = Article(
+                id=_check_id(row["id"]),
+                title=_check_text(row, "title"),
+                body=_check_text(row, "body"),
+                section=_check_section(row),
+                published=_check_published(row),
+                tags=_check_tags(row),
+                url=_check_url(row),
+            )
+        except _RowError as exc:
+            errors.append((where, raw_id, exc))
+            continue
+        articles.append(article)
+
+    if errors:
+        _report_invalid(errors, on_invalid, rejects)
+    _check_id_types(articles)
+    return _resolve_duplicates(articles, on_duplicate)
+
+
+def _report_invalid(
+    errors: list[tuple[int, Any, _RowError]], on_invalid: str, rejects: list[Rejected] | None
+) -> None:
+    shown = "; ".join(
+        f"id {raw_id!r}: field {e.field_name!r} is {e.problem}" for _, raw_id, e in errors[:_SHOW]
+    )
+    more = "; ..." if len(errors) > _SHOW else ""
+    hint = errors[0][2].hint
+    if on_invalid == "skip":
+        if rejects is not None:
+            for where, raw_id, e in errors:
+                rejects.append(Rejected(where, raw_id, f"{e.field_name}: {e.problem}"))
+        warnings.warn(
+            f"skipped {len(errors)} invalid articles ({shown}{more})", UserWarning, stacklevel=4
+        )
+        return
+    msg = (
+        f"{len(errors)} invalid articles: {shown}{more}. To fix: {hint}; "
+        "or pass on_invalid='skip' to leave them out."
+    )
+    raise InvalidArticleError(msg)
+
+
+def _check_id_types(articles: Sequence[Article]) -> None:
+    kinds = {type(a.id) for a in articles}
+    if len(kinds) <= 1:
+        return
+    first_int = next(a.id for a in articles if isinstance(a.id, int))
+    first_str = next(a.id for a in articles if isinstance(a.id, str))
+    msg = (
+        f"article ids mix int and str (e.g. {first_int!r} and {first_str!r}); "
+        "one corpus uses one id type. Convert them all, e.g. str(id)."
+    )
+    raise InvalidArticleError(msg)
+
+
+def _published_key(article: Article) -> tuple[int, dt.datetime]:
+    return (0, dt.datetime.min) if article.published is None else (1, as_datetime(article.published))
+
+
+def _resolve_duplicates(articles: list[Article], on_duplicate: str) -> list[Article]:
+    seen: dict[ArticleId, int] = {}
+    duplicates: list[ArticleId] = []
+    for position, article in enumerate(articles):
+        if article.id in seen:
+            duplicates.append(article.id)
+        else:
+            seen[article.id] = position
+    if not duplicates:
+        return articles
+    distinct = sorted(set(duplicates), key=repr)
+    if on_duplicate == "raise":
+        msg = (
+            f"{len(distinct)} duplicate article ids, e.g. {distinct[:_SHOW]!r}. Ids must be "
+            "unique: de-duplicate upstream or pass on_duplicate='keep_last' to keep the newest "
+            "copy of each."
+        )
+        raise DuplicateIdError(msg)
+    keep: dict[ArticleId, int] = {}
+    for position, article in enumerate(articles):
+        held = keep.get(article.id)
+        # Newest by published wins; on equal dates the later row (the re-publish) wins.
+        if held is None or _published_key(article) >= _published_key(articles[held]):
+            keep[article.id] = position
+    warnings.warn(
+        f"kept the newest copy of {len(distinct)} duplicate ids (e.g. {distinct[:_SHOW]!r})",
+        UserWarning,
+        stacklevel=3,
+    )
+    kept = sorted(keep.values())
+    return [articles[p] for p in kept]
+
+
+def as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
+    """Return ``value`` as a naive datetime (a date means midnight)."""
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime(value.year, value.month, value.day)
+
+
+def iter_rows(articles: Iterable[Article]) -> Iterator[dict[str, Any]]:
+    """Yield :meth:`Article.to_dict` for each article (used by writers)."""
+    for article in articles:
+        yield article.to_dict()
