@@ -1,0 +1,224 @@
+"""The ``relatedness`` command: fit, related, precompute, demo.
+
+Only parsing, printing and mapping errors to exit codes lives here:
+0 ok, 1 unexpected error, 2 bad input or usage, 3 invalid model file. Every error is one line
+on stderr, without a traceback (set ``RELATEDNESS_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .exceptions import ModelFormatError, RelatednessError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_BAD_MODEL = 0, 1, 2, 3
+DEFAULT_MODEL_DIR = Path("models") / "default"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relatedness",
+        description="Related-article lists for news archives (exact cosine over TF-IDF).",
+    )
+    parser.add_argument("--version", action="version", version=f"relatedness {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fit = sub.add_parser("fit", help="fit a model on articles (.jsonl or .csv) and save it")
+    fit.add_argument("articles", help="articles file: JSON Lines (.jsonl) or CSV with a header")
+    fit.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR,
+                     help=f"model directory to write (default: {DEFAULT_MODEL_DIR})")
+    fit.add_argument("--k", type=int, default=5, help="related articles per list (default: 5)")
+    fit.add_argument("--section-policy", choices=("same", "any", "prefer"), default="same")
+    fit.add_argument("--language", default="english")
+    fit.add_argument("--title-weight", type=float, default=0.5,
+                     help="weight of headline words relative to body words (default: 0.5)")
+    fit.add_argument("--min-df", type=float, default=2)
+    fit.add_argument("--max-df", type=float, default=1.0)
+    fit.add_argument("--skip-invalid", action="store_true",
+                     help="leave out invalid rows (listed on stderr) instead of failing")
+    fit.add_argument("--keep-last", action="store_true",
+                     help="on duplicate ids keep the newest copy instead of failing")
+
+    related = sub.add_parser("related", help="print the related list of one article")
+    related.add_argument("id", help="article id")
+    related.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    related.add_argument("--k", type=int, default=None)
+    related.add_argument("--format", choices=("text", "json"), default="text")
+
+    pre = sub.add_parser("precompute", help="write every article's related list (JSON Lines)")
+    pre.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    pre.add_argument("--out", type=Path, required=True, help="output file (.jsonl)")
+    pre.add_argument("--k", type=int, default=None)
+
+    demo = sub.add_parser("demo", help="fit on the bundled Wikinews sample and show a few boxes")
+    demo.add_argument("--k", type=int, default=4)
+    demo.add_argument("--articles", type=int, default=3, help="how many boxes to show")
+    return parser
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() and value >= 1 else value
+
+
+def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
+    from .articles import load_articles
+    from .recommender import RelatedArticles
+
+    start = time.perf_counter()
+    on_invalid = "skip" if args.skip_invalid else "raise"
+    rows = load_articles(args.articles, on_invalid=on_invalid)
+    model = RelatedArticles(
+        k=args.k,
+        section_policy=args.section_policy,
+        language=args.language,
+        fields={"title": args.title_weight, "body": 1.0, "tags": 1.0},
+        min_df=_number(args.min_df),
+        max_df=_number(args.max_df),
+        on_invalid=on_invalid,
+        on_duplicate="keep_last" if args.keep_last else "raise",
+    ).fit(rows)
+    model.save(args.model)
+    seconds = time.perf_counter() - start
+    print(
+        f"fitted {model.n_articles_} articles ({model.n_empty_} without indexable text, "
+        f"{len(model.vectorizer_.vocabulary_)} terms, {len(model.section_names_)} sections) "
+        f"in {seconds:.1f}s; model saved to {args.model}",
+        file=out,
+    )
+    return EXIT_OK
+
+
+def _coerce_id(model: Any, raw: str) -> str | int:
+    if model.ids_ and isinstance(model.ids_[0], int):
+        try:
+            return int(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _print_box(out: TextIO, title: str, related: list, heading: str) -> None:
+    print(f"{heading}: {title}", file=out)
+    if not related:
+        print("   (no related articles)", file=out)
+    for rank, r in enumerate(related, start=1):
+        when = f"  {r.published.isoformat()[:10]}" if r.published else ""
+        section = f"  [{r.section}]" if r.section else ""
+        print(f"{rank:>3}. {r.score:.3f}  {r.title}{section}{when}", file=out)
+        print(f"          {r.snippet}", file=out)
+    print(file=out)
+
+
+def _cmd_related(args: argparse.Namespace, out: TextIO) -> int:
+    from .recommender import RelatedArticles
+
+    model = RelatedArticles.load(args.model)
+    article_id = _coerce_id(model, args.id)
+    related = model.related(article_id, k=args.k)
+    if args.format == "json":
+        payload = {"id": article_id, "related": [r.to_dict() for r in related]}
+        print(json.dumps(payload, ensure_ascii=False, indent=2), file=out)
+    else:
+        title = model.titles_[model._row(article_id)]
+        _print_box(out, title, related, f"Related to {article_id}")
+    return EXIT_OK
+
+
+def _cmd_precompute(args: argparse.Namespace, out: TextIO) -> int:
+    from .precompute import write_jsonl
+    from .recommender import RelatedArticles
+
+    model = RelatedArticles.load(args.model)
+    summary = write_jsonl(model, args.out, k=args.k)
+    print(
+        f"wrote {summary.n_articles} lists ({summary.n_empty_lists} empty) to {summary.path} "
+        f"in {summary.seconds:.1f}s",
+        file=out,
+    )
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from .datasets import SAMPLE_LICENSE, load_sample
+    from .recommender import RelatedArticles
+
+    start = time.perf_counter()
+    articles = load_sample()
+    model = RelatedArticles(k=args.k).fit(articles)
+    seconds = time.perf_counter() - start
+    print(
+        f"Fitted {model.n_articles_} Wikinews articles ({SAMPLE_LICENSE}) in {seconds:.1f}s.\n",
+        file=out,
+    )
+    # Evenly spaced stories, so the demo shows different years and topics.
+    step = max(1, model.n_articles_ // max(1, args.articles))
+    for row in range(0, step * args.articles, step)[: args.articles]:
+        article_id = model.ids_[row]
+        _print_box(out, model.titles_[row], model.related(article_id), "Related to")
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "fit": _cmd_fit,
+    "related": _cmd_related,
+    "precompute": _cmd_precompute,
+    "demo": _cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    """Run the command line; return the exit code (the console script exits with it)."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage and the error
+        return int(exc.code or 0)
+    debug = bool(os.environ.get("RELATEDNESS_DEBUG"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = _COMMANDS[args.command](args, out)
+        except ModelFormatError as exc:
+            code = _error(err, f"invalid model: {exc}", debug)
+            code = EXIT_BAD_MODEL
+        except (RelatednessError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            text = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}: {exc.filename}"
+            _error(err, text, debug)
+            code = EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            _error(err, "interrupted", debug)
+            code = 130
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
+            _error(err, f"unexpected {type(exc).__name__}: {exc} "
+                   "(set RELATEDNESS_DEBUG=1 for a traceback)", debug)
+            code = EXIT_UNEXPECTED
+    for warning in caught:
+        print(f"relatedness: warning: {warning.message}", file=err)
+    return code
+
+
+def _error(err: TextIO, text: str, debug: bool) -> int:
+    if debug:
+        import traceback
+
+        traceback.print_exc(file=err)
+    print(f"relatedness: error: {text}", file=err)
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

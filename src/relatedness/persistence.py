@@ -1,0 +1,352 @@
+"""Models on disk without pickle: a directory of ``.npy`` arrays, JSON, and a manifest.
+
+Layout (format version 1; ``models/README.md`` documents it for other tools)::
+
+    manifest.json         format, versions, parameters, counts, SHA-256 and size of every file
+    manifest.sig          optional: HMAC-SHA256 of manifest.json under a deploy secret
+    matrix.data.npy       float32  TF-IDF values of the CSR matrix (n_articles x n_terms)
+    matrix.indices.npy    int32    column of each value
+    matrix.indptr.npy     int64    row starts (n_articles + 1)
+    idf.npy               float64  idf per term
+    vocabulary.json       terms in column order
+    articles.json         ids (their JSON type survives), titles, sections, published, urls,
+                          snippets
+    boilerplate.json      the lines learned by the corpus boilerplate rule
+
+Loading reads the manifest first, checks every file's size and SHA-256 before parsing it,
+parses arrays with ``allow_pickle=False`` and JSON with the standard parser, then checks the
+structure (shapes, dtypes, index ranges, id types). The vectorizer is rebuilt from the
+vocabulary, the idf and the parameters; nothing is unpickled and no code from the files runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import platform
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._io import atomic_write, sweep_stale_temp
+from .exceptions import ModelFormatError, RelatednessError
+from .vectorize import FieldTfidfVectorizer
+
+if TYPE_CHECKING:
+    from .recommender import RelatedArticles
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "save_model"]
+
+FORMAT = "relatedness-model"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+#: A manifest is a few KB; anything far larger is not ours and is not parsed.
+MAX_MANIFEST_BYTES = 16 * 2**20
+
+#: Array files: expected dtype kind and number of dimensions.
+ARRAYS = {
+    "matrix.data.npy": ("f", 1),
+    "matrix.indices.npy": ("i", 1),
+    "matrix.indptr.npy": ("i", 1),
+    "idf.npy": ("f", 1),
+}
+JSON_FILES = ("vocabulary.json", "articles.json", "boilerplate.json")
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(2**20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _key_bytes(key: bytes | str) -> bytes:
+    return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _from_iso(value: str | None) -> dt.date | dt.datetime | None:
+    if value is None:
+        return None
+    return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
+
+
+# ----------------------------------------------------------------------------------- save
+
+
+def save_model(model: RelatedArticles, path: str | Path, *, key: bytes | str | None = None) -> Path:
+    """Write ``model`` under ``path`` (see the module docstring for the layout)."""
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temp(directory)
+    matrix = model.index_.matrix
+    params, terms, idf, lines = model.vectorizer_.to_state()
+    arrays = {
+        "matrix.data.npy": np.asarray(matrix.data, dtype=np.float32),
+        "matrix.indices.npy": np.asarray(matrix.indices, dtype=np.int32),
+        "matrix.indptr.npy": np.asarray(matrix.indptr, dtype=np.int64),
+        "idf.npy": np.asarray(idf, dtype=np.float64),
+    }
+    documents = {
+        "vocabulary.json": terms,
+        "articles.json": {
+            "ids": model.ids_,
+            "titles": model.titles_,
+            "sections": model.sections_,
+            "published": [_iso(p) for p in model.published_],
+            "urls": model.urls_,
+            "snippets": model.snippets_,
+        },
+        "boilerplate.json": lines,
+    }
+    files: dict[str, dict[str, Any]] = {}
+    for name, array in arrays.items():
+        with atomic_write(directory / name) as handle:
+            np.save(handle, array, allow_pickle=False)
+        files[name] = {"sha256": _sha256(directory / name), "bytes": (directory / name).stat().st_size}
+    for name, document in documents.items():
+        with atomic_write(directory / name, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, ensure_ascii=False, separators=(",", ":"))
+        files[name] = {"sha256": _sha256(directory / name), "bytes": (directory / name).stat().st_size}
+
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": _version("relatedness"),
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": _version("scipy"),
+            "scikit-learn": _version("scikit-learn"),
+            "nltk": _version("nltk"),
+        },
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "params": model._params_for_manifest(),
+        "vectorizer": {
+            "effective_min_df": params["effective_min_df"],
+            "effective_max_df": params["effective_max_df"],
+            "n_documents": params["n_documents"],
+        },
+        "counts": {
+            "n_articles": model.n_articles_,
+            "n_terms": len(terms),
+            "nnz": int(matrix.nnz),
+            "n_empty": model.n_empty_,
+            "n_sections": len(model.section_names_),
+            "n_boilerplate_lines": len(lines),
+        },
+        "id_type": "int" if model.ids_ and isinstance(model.ids_[0], int) else "str",
+        "files": files,
+    }
+    body = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
+    signature = directory / SIGNATURE
+    if key is not None:
+        with atomic_write(signature) as handle:
+            handle.write(hmac.new(_key_bytes(key), body, hashlib.sha256).hexdigest().encode())
+    elif signature.exists():
+        signature.unlink()  # a stale signature would refuse a model it no longer describes
+    with atomic_write(directory / MANIFEST) as handle:  # last: it commits the model
+        handle.write(body)
+    return directory
+
+
+# ----------------------------------------------------------------------------------- load
+
+
+def _fail(directory: Path, name: str, check: str) -> ModelFormatError:
+    return ModelFormatError(f"{directory / name}: {check}")
+
+
+def _read_manifest(directory: Path, key: bytes | str | None) -> dict[str, Any]:
+    path = directory / MANIFEST
+    if not directory.is_dir():
+        raise _fail(directory, "", "not a directory; pass the folder written by save()")
+    if not path.is_file():
+        raise _fail(directory, MANIFEST, "missing; this is not a relatedness model directory")
+    size = path.stat().st_size
+    if size == 0 or size > MAX_MANIFEST_BYTES:
+        raise _fail(directory, MANIFEST, f"size check failed ({size} bytes)")
+    raw = path.read_bytes()
+    if key is not None:
+        sig_path = directory / SIGNATURE
+        if not sig_path.is_file():
+            raise _fail(directory, SIGNATURE, "missing, but a key was given: cannot verify")
+        expected = hmac.new(_key_bytes(key), raw, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), sig_path.read_bytes().strip()):
+            raise _fail(directory, SIGNATURE, "signature check failed: tampered, or wrong key")
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _fail(directory, MANIFEST, f"JSON parse check failed ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _fail(directory, MANIFEST, f"format check failed: not a {FORMAT!r} manifest")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        advice = "upgrade relatedness" if newer else "re-fit and save the model"
+        raise _fail(
+            directory,
+            MANIFEST,
+            f"format version check failed: file has {version!r}, this relatedness reads "
+            f"{FORMAT_VERSION}; {advice}",
+        )
+    for field_name in ("files", "params", "counts", "vectorizer", "id_type"):
+        if field_name not in manifest:
+            raise _fail(directory, MANIFEST, f"required key {field_name!r} is missing")
+    return manifest
+
+
+def _verify_file(directory: Path, name: str, manifest: Mapping[str, Any]) -> Path:
+    entry = manifest["files"].get(name) if isinstance(manifest["files"], dict) else None
+    if not isinstance(entry, dict) or "sha256" not in entry or "bytes" not in entry:
+        raise _fail(directory, name, "not listed in manifest.json")
+    path = directory / name
+    if not path.is_file():
+        raise _fail(directory, name, "missing")
+    size = path.stat().st_size
+    if size != entry["bytes"]:
+        raise _fail(directory, name, f"size check failed: {size} bytes, manifest says {entry['bytes']}")
+    if _sha256(path) != entry["sha256"]:
+        raise _fail(directory, name, "SHA-256 check failed: the file is corrupted or was changed")
+    return path
+
+
+def _load_array(directory: Path, name: str, manifest: Mapping[str, Any], mmap: bool) -> np.ndarray:
+    path = _verify_file(directory, name, manifest)
+    try:
+        array = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except ValueError as exc:  # object arrays, pickles, bad headers
+        raise _fail(directory, name, f"array check failed ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise _fail(directory, name, f"not a readable .npy file ({exc})") from None
+    if not isinstance(array, np.ndarray):
+        raise _fail(directory, name, "array check failed: not a single .npy array")
+    kind, ndim = ARRAYS[name]
+    if array.dtype.kind != kind or array.ndim != ndim:
+        raise _fail(directory, name, f"dtype check failed: {array.dtype}, {array.ndim}-d")
+    return array
+
+
+def _load_json(directory: Path, name: str, manifest: Mapping[str, Any]) -> Any:
+    path = _verify_file(directory, name, manifest)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _fail(directory, name, f"JSON parse check failed ({exc})") from None
+
+
+def _check_structure(directory: Path, manifest: Mapping[str, Any], parts: dict[str, Any]) -> None:
+    counts = manifest["counts"]
+    n, n_terms = counts.get("n_articles"), counts.get("n_terms")
+    data, indices, indptr = parts["data"], parts["indices"], parts["indptr"]
+    checks = [
+        ("matrix.indptr.npy", len(indptr) == (n or 0) + 1, "length is not n_articles + 1"),
+        ("matrix.indptr.npy", len(indptr) > 0 and indptr[0] == 0, "does not start at 0"),
+        ("matrix.indptr.npy", bool(np.all(np.diff(indptr) >= 0)), "row starts decrease"),
+        ("matrix.data.npy", len(data) == len(indices) == (indptr[-1] if len(indptr) else -1),
+         "length does not match the indices and row starts"),
+        ("matrix.data.npy", bool(np.all(np.isfinite(data))), "holds non-finite values"),
+        ("matrix.indices.npy", len(indices) == 0 or (indices.min() >= 0 and indices.max() < n_terms),
+         "column out of range"),
+        ("idf.npy", len(parts["idf"]) == n_terms, "length is not n_terms"),
+        ("vocabulary.json", isinstance(parts["terms"], list) and len(parts["terms"]) == n_terms
+         and all(isinstance(t, str) for t in parts["terms"]), "not a list of n_terms strings"),
+        ("boilerplate.json", isinstance(parts["lines"], list)
+         and all(isinstance(t, str) for t in parts["lines"]), "not a list of strings"),
+    ]
+    for name, ok, problem in checks:
+        if not ok:
+            raise _fail(directory, name, f"structure check failed: {problem}")
+    articles = parts["articles"]
+    keys = ("ids", "titles", "sections", "published", "urls", "snippets")
+    if not isinstance(articles, dict) or any(
+        not isinstance(articles.get(k), list) or len(articles[k]) != n for k in keys
+    ):
+        raise _fail(directory, "articles.json", f"structure check failed: needs {keys} of length n")
+    id_type = int if manifest["id_type"] == "int" else str
+    ids = articles["ids"]
+    if any(type(i) is not id_type for i in ids) or len(set(ids)) != len(ids):
+        raise _fail(directory, "articles.json", "id check failed: ids of mixed type or repeated")
+    for k in ("titles", "sections", "urls", "snippets"):
+        if not all(isinstance(v, str) for v in articles[k]):
+            raise _fail(directory, "articles.json", f"structure check failed: {k} must be strings")
+
+
+def load_model(
+    cls: type[RelatedArticles],
+    path: str | Path,
+    *,
+    key: bytes | str | None = None,
+    mmap: bool = False,
+) -> RelatedArticles:
+    """Load a model directory into a new ``cls`` instance (see the module docstring)."""
+    directory = Path(path)
+    manifest = _read_manifest(directory, key)
+    parts: dict[str, Any] = {
+        "data": _load_array(directory, "matrix.data.npy", manifest, mmap),
+        "indices": _load_array(directory, "matrix.indices.npy", manifest, mmap),
+        "indptr": _load_array(directory, "matrix.indptr.npy", manifest, mmap),
+        "idf": _load_array(directory, "idf.npy", manifest, mmap),
+        "terms": _load_json(directory, "vocabulary.json", manifest),
+        "articles": _load_json(directory, "articles.json", manifest),
+        "lines": _load_json(directory, "boilerplate.json", manifest),
+    }
+    _check_structure(directory, manifest, parts)
+    articles = parts["articles"]
+    try:
+        published = [_from_iso(p) for p in articles["published"]]
+        model = cls(**manifest["params"])
+        _check_params_of(model)
+        vec_params = {name: manifest["params"][name] for name in _vectorizer_param_names()}
+        vec_params.update(manifest["vectorizer"])
+        vectorizer = FieldTfidfVectorizer.from_state(
+            vec_params, parts["terms"], parts["idf"], parts["lines"]
+        )
+    except (TypeError, ValueError, KeyError, RelatednessError) as exc:
+        raise _fail(directory, MANIFEST, f"parameter check failed ({exc})") from None
+    n, n_terms = manifest["counts"]["n_articles"], manifest["counts"]["n_terms"]
+    matrix = sp.csr_matrix(
+        (parts["data"], parts["indices"], parts["indptr"]), shape=(n, n_terms), copy=False
+    )
+    model._set_fitted(
+        vectorizer=vectorizer,
+        matrix=matrix,
+        ids=articles["ids"],
+        titles=articles["titles"],
+        sections=articles["sections"],
+        published=published,
+        urls=articles["urls"],
+        snippets=articles["snippets"],
+    )
+    return model
+
+
+def _vectorizer_param_names() -> tuple[str, ...]:
+    from .recommender import _VECTORIZER_PARAMS
+
+    return _VECTORIZER_PARAMS
+
+
+def _check_params_of(model: RelatedArticles) -> None:
+    from ._validation import check_params
+    from .recommender import _CONSTRAINTS
+
+    check_params(type(model).__name__, model.get_params(), _CONSTRAINTS)
