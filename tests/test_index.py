@@ -1,0 +1,148 @@
+"""Oracle tests: every query path equals a brute-force ranking of all pairs.
+
+The oracle scores every pair (the full product, made dense), applies the policy by plain
+Python loops, and sorts by the documented rule: score descending, then the tie-break rank
+(newer first, undated last, then id). The engine must return exactly the same ids in the same
+order, for every block size.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relatedness import RelatedArticles
+from relatedness._topk import block_rows_for, topk_block
+from relatedness.index import SimilarityIndex, tiebreak_ranks
+
+from .conftest import random_corpus
+
+
+def brute_force(index: SimilarityIndex, k: int, policy: str, allowed=None):
+    """Rank every candidate of every row with explicit loops; the reference answer."""
+    x64 = sp.csr_matrix(index.matrix, dtype=np.float64)
+    scores = (x64 @ x64.T).toarray()
+    dense = x64.toarray() @ x64.toarray().T
+    np.testing.assert_allclose(scores, dense, rtol=0, atol=1e-12)
+    n = index.n_articles
+    codes = index.section_codes
+    out = []
+    for i in range(n):
+        def ranked(candidates):
+            cands = [j for j in candidates if j != i and scores[i, j] > 0
+                     and (allowed is None or allowed[j])]
+            return sorted(cands, key=lambda j: (-scores[i, j], index.tiebreak[j]))
+
+        same = ranked([j for j in range(n) if codes[j] == codes[i]])
+        if policy == "any":
+            chosen = ranked(range(n))[:k]
+        elif policy == "same":
+            chosen = same[:k]
+        else:
+            others = ranked([j for j in range(n) if codes[j] != codes[i]])
+            chosen = (same[:k] + others)[:k]
+        out.append((chosen, [scores[i, j] for j in chosen]))
+    return out
+
+
+def fit_quietly(rows, **params) -> RelatedArticles:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return RelatedArticles(min_df=1, **params).fit(rows)
+
+
+@pytest.mark.parametrize("policy", ["same", "any", "prefer"])
+@pytest.mark.parametrize("working_memory", [1e-9, 0.001, 0.01, 256])
+@pytest.mark.parametrize("k", [1, 3, 50])
+def test_index_equals_brute_force_for_every_block_size(rng, policy, working_memory, k):
+    model = fit_quietly(random_corpus(rng, 60), section_policy=policy)
+    index = model.index_
+    index.working_memory = working_memory
+    index._transposed.clear()
+    rows = np.arange(index.n_articles)
+    got = index.query(index.matrix, rows, index.section_codes, k, policy)
+    want = brute_force(index, k, policy)
+    for (g_rows, g_scores), (w_rows, w_scores) in zip(got, want, strict=True):
+        assert g_rows.tolist() == w_rows
+        np.testing.assert_array_equal(g_scores, w_scores)
+
+
+def test_block_rows_for_covers_one_row_to_all():
+    assert block_rows_for(10**9, 1e-9) == 1
+    assert block_rows_for(100, 1024) > 100_000
+
+
+@pytest.mark.parametrize("policy", ["same", "any", "prefer"])
+def test_allowed_mask_is_applied_before_topk(rng, policy):
+    """A filter never starves a list: excluded candidates are replaced by the next ones."""
+    model = fit_quietly(random_corpus(rng, 50), section_policy=policy)
+    index = model.index_
+    allowed = rng.random(index.n_articles) < 0.6
+    rows = np.arange(index.n_articles)
+    got = index.query(index.matrix, rows, index.section_codes, 4, policy, allowed)
+    want = brute_force(index, 4, policy, allowed)
+    assert [g[0].tolist() for g in got] == [w[0] for w in want]
+
+
+def test_topk_block_pads_and_excludes_self():
+    x = sp.csr_matrix(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+    cols, scores = topk_block(x, sp.csr_matrix(x.T), 5, np.array([0, 1, 2]), np.arange(3))
+    # k=5 is clamped to the 3 candidates; missing places are padded with -1 and 0.
+    assert cols.tolist() == [[1, -1, -1], [0, -1, -1], [-1, -1, -1]]
+    assert scores[0, 0] == 1.0
+    assert scores[2].tolist() == [0.0] * 3
+
+
+def test_ties_break_newer_first_then_undated_then_id():
+    published = np.array(["2024-01-01", "NaT", "2024-02-01", "2024-02-01", "NaT"],
+                         dtype="datetime64[s]")
+    ranks = tiebreak_ranks(["e", "d", "c", "b", "a"], published)
+    # newest (ids b, c by id), then 2024-01-01 (e), then undated (a, d by id)
+    order = np.argsort(ranks)
+    assert [["e", "d", "c", "b", "a"][i] for i in order] == ["b", "c", "e", "a", "d"]
+
+
+def test_identical_articles_each_get_the_others_never_themselves():
+    """BAD_INPUTS row 13: five identical copies; self excluded by position, not by score."""
+    rows = [{"id": f"c{i}", "title": "Storm", "body": "storm snow roads closed",
+             "published": f"2024-01-0{i + 1}"} for i in range(5)]
+    rows.append({"id": "other", "title": "Cup", "body": "cup final team"})
+    model = fit_quietly(rows, k=10)
+    for i in range(5):
+        got = [r.id for r in model.related(f"c{i}")]
+        newest_first = [f"c{j}" for j in range(4, -1, -1) if j != i]
+        assert got == newest_first
+        assert all(r.score == pytest.approx(1.0) for r in model.related(f"c{i}"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 30), k=st.integers(1, 8),
+       policy=st.sampled_from(["same", "any", "prefer"]),
+       memory=st.sampled_from([1e-9, 1e-4, 256]))
+def test_property_engine_matches_oracle(seed, n, k, policy, memory):
+    rng = np.random.default_rng(seed)
+    rows = random_corpus(rng, n)
+    if not any(r["body"] or r["title"] for r in rows):
+        rows[0]["body"] = "storm"
+    model = fit_quietly(rows, section_policy=policy)
+    index = model.index_
+    index.working_memory = memory
+    all_rows = np.arange(index.n_articles)
+    got = index.query(index.matrix, all_rows, index.section_codes, k, policy)
+    want = brute_force(index, k, policy)
+    assert [g[0].tolist() for g in got] == [w[0] for w in want]
+    for query, (g_rows, g_scores) in enumerate(got):
+        assert len(set(g_rows.tolist())) == len(g_rows)
+        assert query not in g_rows.tolist()
+        assert np.all(g_scores > 0)
+        # "prefer" lists same-section stories first: scores fall within each part.
+        same = index.section_codes[g_rows] == index.section_codes[query]
+        for part in (same, ~same) if policy == "prefer" else (np.ones_like(same),):
+            assert np.all(np.diff(g_scores[part]) <= 0)
+        if policy == "prefer":
+            assert not np.any(np.diff(same.astype(int)) > 0), "an other-section story came first"
