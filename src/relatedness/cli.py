@@ -43,8 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--language", default="english")
     fit.add_argument("--title-weight", type=float, default=0.5,
                      help="weight of headline words relative to body words (default: 0.5)")
-    fit.add_argument("--min-df", type=float, default=2)
-    fit.add_argument("--max-df", type=float, default=1.0)
+    fit.add_argument("--min-df", type=_df, default=2,
+                     help="keep terms in at least this many articles (an int) or share (0.01)")
+    fit.add_argument("--max-df", type=_df, default=1.0,
+                     help="keep terms in at most this many articles (an int) or share (0.5)")
     fit.add_argument("--skip-invalid", action="store_true",
                      help="leave out invalid rows (listed on stderr) instead of failing")
     fit.add_argument("--keep-last", action="store_true",
@@ -67,8 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _number(value: float) -> int | float:
-    return int(value) if float(value).is_integer() and value >= 1 else value
+def _df(text: str) -> int | float:
+    """A document-frequency bound as written: "2" is a count, "1.0" or "0.5" a share."""
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        msg = f"expected a count like 2 or a share like 0.5, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
@@ -83,8 +90,8 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         section_policy=args.section_policy,
         language=args.language,
         fields={"title": args.title_weight, "body": 1.0, "tags": 1.0},
-        min_df=_number(args.min_df),
-        max_df=_number(args.max_df),
+        min_df=args.min_df,
+        max_df=args.max_df,
         on_invalid=on_invalid,
         on_duplicate="keep_last" if args.keep_last else "raise",
     ).fit(rows)

@@ -1,0 +1,169 @@
+"""The command line, in-process through ``main(argv)`` and once as a real subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relatedness.cli import EXIT_BAD_INPUT, EXIT_BAD_MODEL, EXIT_OK, main
+
+from .conftest import news_rows
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    path = tmp_path / "articles.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for row in news_rows():
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
+@pytest.fixture
+def model_dir(tmp_path, corpus) -> Path:
+    model = tmp_path / "model"
+    code, out, err = run("fit", str(corpus), "--model", str(model), "--min-df", "1")
+    assert code == EXIT_OK, err
+    return model
+
+
+def test_fit_reports_counts_and_warnings(tmp_path, corpus):
+    code, out, err = run("fit", str(corpus), "--model", str(tmp_path / "m"), "--min-df", "1")
+    assert code == EXIT_OK
+    assert f"fitted {len(news_rows())} articles (3 without indexable text" in out
+    assert "relatedness: warning: 3 articles had no indexable text" in err
+    assert (tmp_path / "m" / "manifest.json").is_file()
+
+
+def test_related_text_and_json(model_dir):
+    code, out, _ = run("related", "b1", "--model", str(model_dir))
+    assert code == EXIT_OK
+    assert out.startswith("Related to b1: Bank holds interest rates")
+    assert "Rates on hold as inflation eases  [business]  2024-02-11" in out
+
+    code, out, _ = run("related", "b1", "--model", str(model_dir), "--format", "json", "--k", "1")
+    payload = json.loads(out)
+    assert payload["id"] == "b1"
+    assert [r["id"] for r in payload["related"]] == ["b2"]
+
+
+def test_related_int_ids_from_the_command_line(tmp_path):
+    path = tmp_path / "int.jsonl"
+    path.write_text("\n".join(json.dumps({"id": i, "body": "storm snow roads"}) for i in range(3)))
+    assert run("fit", str(path), "--model", str(tmp_path / "m"))[0] == EXIT_OK
+    code, out, _ = run("related", "1", "--model", str(tmp_path / "m"), "--format", "json")
+    assert code == EXIT_OK
+    assert json.loads(out)["id"] == 1
+
+
+def test_precompute_writes_one_line_per_article(model_dir, tmp_path):
+    out_file = tmp_path / "out" / "related.jsonl"
+    code, out, _ = run("precompute", "--model", str(model_dir), "--out", str(out_file), "--k", "2")
+    assert code == EXIT_OK
+    lines = [json.loads(line) for line in out_file.read_text(encoding="utf-8").splitlines()]
+    assert [line["id"] for line in lines] == [r["id"] for r in news_rows()]
+    assert all(len(line["related"]) <= 2 for line in lines)
+    assert next(line for line in lines if line["id"] == "e1")["related"] == []
+    assert f"wrote {len(lines)} lists" in out
+    assert not [p for p in out_file.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_unknown_id_exits_2_with_one_line(model_dir):
+    code, out, err = run("related", "nope", "--model", str(model_dir))
+    assert code == EXIT_BAD_INPUT
+    assert err.strip().splitlines() == [
+        "relatedness: error: article id 'nope' is not in the model."
+    ]
+    assert "Traceback" not in err
+
+
+def test_bad_input_file_exits_2(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "a", "body": null}\n{"id": "b", "body": "ok"}\n', encoding="utf-8")
+    code, _, err = run("fit", str(path), "--model", str(tmp_path / "m"))
+    assert code == EXIT_BAD_INPUT
+    assert "id 'a': field 'body' is missing" in err
+    code, _, err = run("fit", str(tmp_path / "missing.jsonl"), "--model", str(tmp_path / "m"))
+    assert code == EXIT_BAD_INPUT
+    assert "No such file or directory" in err
+
+
+def test_skip_invalid_proceeds(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "a", "body": null}\nnot json\n{"id": "b", "body": "storm"}\n'
+                    '{"id": "c", "body": "storm snow"}\n', encoding="utf-8")
+    code, out, err = run("fit", str(path), "--model", str(tmp_path / "m"), "--skip-invalid")
+    assert code == EXIT_OK, err
+    assert "fitted 2 articles" in out
+    assert "skipped 1 invalid lines" in err and "skipped 1 invalid articles" in err
+
+
+def test_corrupt_model_exits_3(model_dir):
+    (model_dir / "idf.npy").write_bytes(b"garbage")
+    code, _, err = run("related", "b1", "--model", str(model_dir))
+    assert code == EXIT_BAD_MODEL
+    assert "invalid model:" in err and "idf.npy" in err
+
+
+def test_usage_error_exits_2(capsys):
+    assert main(["related"]) == 2
+    assert "usage:" in capsys.readouterr().err
+    assert main(["fit", "x.jsonl", "--k", "0"]) == EXIT_BAD_INPUT
+
+
+def test_demo_in_process():
+    code, out, _ = run("demo", "--articles", "2", "--k", "3")
+    assert code == EXIT_OK
+    assert out.startswith("Fitted 293 Wikinews articles")
+    assert out.count("Related to:") == 2
+
+
+def test_console_script_as_a_real_subprocess(model_dir):
+    """The installed entry point runs in a fresh interpreter, with real exit codes."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    ok = subprocess.run(
+        [sys.executable, "-m", "relatedness.cli", "related", "b1", "--model", str(model_dir)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert ok.returncode == EXIT_OK, ok.stderr
+    assert "Related to b1" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "relatedness.cli", "related", "zzz", "--model", str(model_dir)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert bad.returncode == EXIT_BAD_INPUT
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_import_is_light():
+    """``import relatedness`` must not import scikit-learn, scipy or nltk."""
+    code = (
+        "import sys, relatedness; "
+        "heavy = [m for m in ('sklearn', 'scipy', 'nltk', 'pandas') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_max_df_written_as_a_share_stays_a_share(tmp_path, corpus):
+    """Regression: ``--max-df 1.0`` was parsed to the int 1 ("in at most one article")."""
+    code, out, _ = run("fit", str(corpus), "--model", str(tmp_path / "m"), "--min-df", "1",
+                       "--max-df", "1.0")
+    assert code == EXIT_OK
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["params"]["max_df"] == 1.0 and isinstance(manifest["params"]["max_df"], float)
+    assert manifest["params"]["min_df"] == 1 and isinstance(manifest["params"]["min_df"], int)
