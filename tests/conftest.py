@@ -90,11 +90,12 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(SEED)
 
 
-WORDS = (
-    "budget tax school vote rate bank inflation growth cup final coach team storm snow road "
-    "election party minister profit sale car theatre opera season court judge police fire "
-    "health hospital doctor vaccine market share price oil gas energy climate"
-).split()
+WORDS = [
+    "budget", "tax", "school", "vote", "rate", "bank", "inflation", "growth", "cup", "final",
+    "coach", "team", "storm", "snow", "road", "election", "party", "minister", "profit", "sale",
+    "car", "theatre", "opera", "season", "court", "judge", "police", "fire", "health", "hospital",
+    "doctor", "vaccine", "market", "share", "price", "oil", "gas", "energy", "climate",
+]
 
 
 def random_corpus(rng: np.random.Generator, n: int, n_sections: int = 3) -> list[dict]:

@@ -33,7 +33,7 @@ def brute_force(index: SimilarityIndex, k: int, policy: str, allowed=None):
     codes = index.section_codes
     out = []
     for i in range(n):
-        def ranked(candidates):
+        def ranked(candidates, i=i):
             cands = [j for j in candidates if j != i and scores[i, j] > 0
                      and (allowed is None or allowed[j])]
             return sorted(cands, key=lambda j: (-scores[i, j], index.tiebreak[j]))

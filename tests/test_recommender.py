@@ -1,4 +1,4 @@
-"""Contract tests of the façade: RelatedArticles' verbs, policies, invariants and real-data quality."""
+"""Contract tests of the façade: its verbs, policies, invariants and real-data quality."""
 
 from __future__ import annotations
 
@@ -75,7 +75,9 @@ def test_related_result_fields(fitted):
     assert top.title == "Rates on hold as inflation eases"
     assert top.section == "business"
     assert top.published == dt.date(2024, 2, 11)
-    assert top.snippet == "Interest rates stay on hold while inflation eases, the central bank said."
+    assert top.snippet == (
+        "Interest rates stay on hold while inflation eases, the central bank said."
+    )
     assert 0 < top.score <= 1
     assert top.to_dict()["published"] == "2024-02-11"
 
@@ -98,7 +100,7 @@ def test_any_and_prefer_policies():
     rows = news_rows()
     any_model = fit(rows, section_policy="any", k=5)
     prefer = fit(rows, section_policy="prefer", k=5)
-    # s1 (sport) shares "team"/"final" only with sport; "coach"... but p3 shares "school"
+    # w1 is alone in "weather"; it shares "school" with politics stories.
     got = prefer.related("w1")
     assert got and all(r.section != "weather" for r in got)
     assert ids(any_model.related("w1")) == ids(got)  # no same-section story: prefer == any

@@ -45,7 +45,8 @@ def test_field_weights_match_a_hand_computed_row():
     v = vec(fields={"title": 2.0, "body": 1.0}, stop_words=None, stem=False)
     X = v.fit_transform(docs).toarray()
     n = 2
-    idf = {t: math.log((1 + n) / (1 + df)) + 1 for t, df in {"storm": 1, "snow": 2, "roads": 1}.items()}
+    dfs = {"storm": 1, "snow": 2, "roads": 1}
+    idf = {t: math.log((1 + n) / (1 + df)) + 1 for t, df in dfs.items()}
     storm = (2.0 * 1 + 1.0 * (1 + math.log(2))) * idf["storm"]
     snow = 1.0 * idf["snow"]
     norm = math.hypot(storm, snow)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -58,7 +58,7 @@ def tokenize(text: str) -> list[str]:
     ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def stop_words_for(language: str) -> frozenset[str]:
     """Return the stop word list for ``language`` (lower case, unstemmed).
 
@@ -69,7 +69,7 @@ def stop_words_for(language: str) -> frozenset[str]:
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
         return frozenset(ENGLISH_STOP_WORDS)
-    data = resources.files("relatedness").joinpath("_stopwords", f"{language}.txt")
+    data = resources.files("relatedness") / "_stopwords" / f"{language}.txt"
     words = data.read_text(encoding="utf-8").split()
     return frozenset(w.lower() for w in words)
 

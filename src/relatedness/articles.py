@@ -203,7 +203,7 @@ def read_csv(
                     problems.append(f"line {reader.line_num}: more cells than header columns")
                     continue
                 clean: dict[str, Any] = {k: v for k, v in row.items() if k in FIELDS}
-                if clean.get("published", None) == "":
+                if clean.get("published") == "":
                     clean["published"] = None
                 tags = clean.get("tags")
                 if isinstance(tags, str):
@@ -328,7 +328,9 @@ def _check_section(row: Mapping[str, Any]) -> str:
         return ""  # a missing section is "no section", the common case in CMS exports
     if isinstance(value, str):
         return value.strip()
-    raise _RowError("section", _describe(value), "pass the section name as str")
+    raise _RowError(
+        field_name="section", problem=_describe(value), hint="pass the section name as str"
+    )
 
 
 def _check_url(row: Mapping[str, Any]) -> str:
@@ -337,7 +339,7 @@ def _check_url(row: Mapping[str, Any]) -> str:
         return ""
     if isinstance(value, str):
         return value.strip()
-    raise _RowError("url", _describe(value), "pass the url as str")
+    raise _RowError(field_name="url", problem=_describe(value), hint="pass the url as str")
 
 
 def _check_tags(row: Mapping[str, Any]) -> tuple[str, ...]:
@@ -348,7 +350,7 @@ def _check_tags(row: Mapping[str, Any]) -> tuple[str, ...]:
         value = value.split(",")
     if isinstance(value, list | tuple) and all(isinstance(t, str) for t in value):
         return tuple(t.strip() for t in value if t.strip())
-    raise _RowError("tags", _describe(value), "pass tags as a list of str")
+    raise _RowError(field_name="tags", problem=_describe(value), hint="pass tags as a list of str")
 
 
 def _check_published(row: Mapping[str, Any]) -> dt.datetime | dt.date | None:
@@ -369,12 +371,18 @@ def _check_published(row: Mapping[str, Any]) -> dt.datetime | dt.date | None:
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise _RowError(
-                "published", f"{value!r} is not an ISO date", "use YYYY-MM-DD or an ISO datetime"
+                field_name="published",
+                problem=f"{value!r} is not an ISO date",
+                hint="use YYYY-MM-DD or an ISO datetime",
             ) from None
         if parsed.tzinfo is not None:
             parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
         return parsed
-    raise _RowError("published", _describe(value), "pass a date, a datetime or an ISO string")
+    raise _RowError(
+        field_name="published",
+        problem=_describe(value),
+        hint="pass a date, a datetime or an ISO string",
+    )
 
 
 def _check_id(value: Any) -> ArticleId:
@@ -382,9 +390,13 @@ def _check_id(value: Any) -> ArticleId:
         # numpy integers are real ints to the caller; keep them as Python ints.
         if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu":
             return int(value)
-        raise _RowError("id", _describe(value), "ids must all be str or all be int")
+        raise _RowError(
+            field_name="id", problem=_describe(value), hint="ids must all be str or all be int"
+        )
     if isinstance(value, str) and not value.strip():
-        raise _RowError("id", "an empty string", "give every article a non-empty id")
+        raise _RowError(
+            field_name="id", problem="an empty string", hint="give every article a non-empty id"
+        )
     return value
 
 
@@ -394,7 +406,9 @@ def _as_row(item: Any) -> Mapping[str, Any]:
     if isinstance(item, Mapping):
         return item
     raise _RowError(
-        "<row>", f"a {type(item).__name__}", "pass dicts or relatedness.Article objects"
+        field_name="<row>",
+        problem=f"a {type(item).__name__}",
+        hint="pass dicts or relatedness.Article objects",
     )
 
 
@@ -440,7 +454,9 @@ def check_articles(
         try:
             row = _as_row(item)
             if "id" not in row:
-                raise _RowError("id", "absent", "give every article an 'id'")
+                raise _RowError(
+                    field_name="id", problem="absent", hint="give every article an 'id'"
+                )
             article = Article(
                 id=_check_id(row["id"]),
                 title=_check_text(row, "title"),
@@ -498,7 +514,9 @@ def _check_id_types(articles: Sequence[Article]) -> None:
 
 
 def _published_key(article: Article) -> tuple[int, dt.datetime]:
-    return (0, dt.datetime.min) if article.published is None else (1, as_datetime(article.published))
+    return (
+        (0, dt.datetime.min) if article.published is None else (1, as_datetime(article.published))
+    )
 
 
 def _resolve_duplicates(articles: list[Article], on_duplicate: str) -> list[Article]:

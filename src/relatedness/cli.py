@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from . import __version__
 from .exceptions import ModelFormatError, RelatednessError
@@ -83,7 +83,7 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     from .recommender import RelatedArticles
 
     start = time.perf_counter()
-    on_invalid = "skip" if args.skip_invalid else "raise"
+    on_invalid: Literal["raise", "skip"] = "skip" if args.skip_invalid else "raise"
     rows = load_articles(args.articles, on_invalid=on_invalid)
     model = RelatedArticles(
         k=args.k,

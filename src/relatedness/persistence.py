@@ -99,7 +99,7 @@ def save_model(model: RelatedArticles, path: str | Path, *, key: bytes | str | N
     sweep_stale_temp(directory)
     matrix = model.index_.matrix
     params, terms, idf, lines = model.vectorizer_.to_state()
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "matrix.data.npy": np.asarray(matrix.data, dtype=np.float32),
         "matrix.indices.npy": np.asarray(matrix.indices, dtype=np.int32),
         "matrix.indptr.npy": np.asarray(matrix.indptr, dtype=np.int64),
@@ -121,11 +121,17 @@ def save_model(model: RelatedArticles, path: str | Path, *, key: bytes | str | N
     for name, array in arrays.items():
         with atomic_write(directory / name) as handle:
             np.save(handle, array, allow_pickle=False)
-        files[name] = {"sha256": _sha256(directory / name), "bytes": (directory / name).stat().st_size}
+        files[name] = {
+            "sha256": _sha256(directory / name),
+            "bytes": (directory / name).stat().st_size,
+        }
     for name, document in documents.items():
         with atomic_write(directory / name, "w", encoding="utf-8") as handle:
             json.dump(document, handle, ensure_ascii=False, separators=(",", ":"))
-        files[name] = {"sha256": _sha256(directory / name), "bytes": (directory / name).stat().st_size}
+        files[name] = {
+            "sha256": _sha256(directory / name),
+            "bytes": (directory / name).stat().st_size,
+        }
 
     manifest = {
         "format": FORMAT,
@@ -141,6 +147,7 @@ def save_model(model: RelatedArticles, path: str | Path, *, key: bytes | str | N
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "params": model._params_for_manifest(),
         "vectorizer": {
+            "effective_fields": model.vectorizer_._field_weights(),
             "effective_min_df": params["effective_min_df"],
             "effective_max_df": params["effective_max_df"],
             "n_documents": params["n_documents"],
@@ -223,7 +230,9 @@ def _verify_file(directory: Path, name: str, manifest: Mapping[str, Any]) -> Pat
         raise _fail(directory, name, "missing")
     size = path.stat().st_size
     if size != entry["bytes"]:
-        raise _fail(directory, name, f"size check failed: {size} bytes, manifest says {entry['bytes']}")
+        raise _fail(
+            directory, name, f"size check failed: {size} bytes, manifest says {entry['bytes']}"
+        )
     if _sha256(path) != entry["sha256"]:
         raise _fail(directory, name, "SHA-256 check failed: the file is corrupted or was changed")
     return path
@@ -253,24 +262,51 @@ def _load_json(directory: Path, name: str, manifest: Mapping[str, Any]) -> Any:
         raise _fail(directory, name, f"JSON parse check failed ({exc})") from None
 
 
+def _count(directory: Path, counts: Any, name: str) -> int:
+    value = counts.get(name) if isinstance(counts, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _fail(directory, MANIFEST, f"counts check failed: {name!r} is {value!r}")
+    return value
+
+
 def _check_structure(directory: Path, manifest: Mapping[str, Any], parts: dict[str, Any]) -> None:
     counts = manifest["counts"]
-    n, n_terms = counts.get("n_articles"), counts.get("n_terms")
+    n, n_terms = _count(directory, counts, "n_articles"), _count(directory, counts, "n_terms")
     data, indices, indptr = parts["data"], parts["indices"], parts["indptr"]
     checks = [
         ("matrix.indptr.npy", len(indptr) == (n or 0) + 1, "length is not n_articles + 1"),
         ("matrix.indptr.npy", len(indptr) > 0 and indptr[0] == 0, "does not start at 0"),
         ("matrix.indptr.npy", bool(np.all(np.diff(indptr) >= 0)), "row starts decrease"),
-        ("matrix.data.npy", len(data) == len(indices) == (indptr[-1] if len(indptr) else -1),
-         "length does not match the indices and row starts"),
+        (
+            "matrix.data.npy",
+            len(data) == len(indices) == (indptr[-1] if len(indptr) else -1),
+            "length does not match the indices and row starts",
+        ),
         ("matrix.data.npy", bool(np.all(np.isfinite(data))), "holds non-finite values"),
-        ("matrix.indices.npy", len(indices) == 0 or (indices.min() >= 0 and indices.max() < n_terms),
-         "column out of range"),
+        (
+            "matrix.indices.npy",
+            len(indices) == 0 or (indices.min() >= 0 and indices.max() < n_terms),
+            "column out of range",
+        ),
         ("idf.npy", len(parts["idf"]) == n_terms, "length is not n_terms"),
-        ("vocabulary.json", isinstance(parts["terms"], list) and len(parts["terms"]) == n_terms
-         and all(isinstance(t, str) for t in parts["terms"]), "not a list of n_terms strings"),
-        ("boilerplate.json", isinstance(parts["lines"], list)
-         and all(isinstance(t, str) for t in parts["lines"]), "not a list of strings"),
+        (
+            "idf.npy",
+            bool(np.all(np.isfinite(parts["idf"]))) and bool(np.all(parts["idf"] > 0)),
+            "idf values must be finite and > 0",
+        ),
+        (
+            "vocabulary.json",
+            isinstance(parts["terms"], list)
+            and len(parts["terms"]) == n_terms
+            and all(isinstance(t, str) for t in parts["terms"]),
+            "not a list of n_terms strings",
+        ),
+        ("vocabulary.json", len(set(parts["terms"])) == len(parts["terms"]), "repeated terms"),
+        (
+            "boilerplate.json",
+            isinstance(parts["lines"], list) and all(isinstance(t, str) for t in parts["lines"]),
+            "not a list of strings",
+        ),
     ]
     for name, ok, problem in checks:
         if not ok:
@@ -288,6 +324,13 @@ def _check_structure(directory: Path, manifest: Mapping[str, Any], parts: dict[s
     for k in ("titles", "sections", "urls", "snippets"):
         if not all(isinstance(v, str) for v in articles[k]):
             raise _fail(directory, "articles.json", f"structure check failed: {k} must be strings")
+    for value in articles["published"]:
+        try:
+            _from_iso(value)
+        except (TypeError, ValueError):
+            raise _fail(
+                directory, "articles.json", f"published check failed: {value!r} is not ISO"
+            ) from None
 
 
 def load_model(
@@ -311,12 +354,30 @@ def load_model(
     }
     _check_structure(directory, manifest, parts)
     articles = parts["articles"]
+    published = [_from_iso(p) for p in articles["published"]]
+    params = manifest["params"]
+    expected = set(cls().get_params())
+    if not isinstance(params, dict) or set(params) != expected:
+        given = set(params) if isinstance(params, dict) else set()
+        raise _fail(
+            directory,
+            MANIFEST,
+            "parameter check failed: missing "
+            f"{sorted(expected - given)!r}, unknown {sorted(given - expected)!r}",
+        )
+    params = dict(params)
+    # JSON has no tuples: give back the types the constructor documents.
+    if isinstance(params.get("ngram_range"), list):
+        params["ngram_range"] = tuple(params["ngram_range"])
+    if isinstance(params.get("boilerplate_patterns"), list):
+        params["boilerplate_patterns"] = tuple(params["boilerplate_patterns"])
     try:
-        published = [_from_iso(p) for p in articles["published"]]
-        model = cls(**manifest["params"])
+        model = cls(**params)
         _check_params_of(model)
         vec_params = {name: manifest["params"][name] for name in _vectorizer_param_names()}
-        vec_params.update(manifest["vectorizer"])
+        vec_params.update(
+            {k: v for k, v in manifest["vectorizer"].items() if k != "effective_fields"}
+        )
         vectorizer = FieldTfidfVectorizer.from_state(
             vec_params, parts["terms"], parts["idf"], parts["lines"]
         )

@@ -31,7 +31,9 @@ class PrecomputeSummary:
     seconds: float
 
 
-def write_jsonl(model: RelatedArticles, path: str | Path, k: int | None = None) -> PrecomputeSummary:
+def write_jsonl(
+    model: RelatedArticles, path: str | Path, k: int | None = None
+) -> PrecomputeSummary:
     """Write every article's related list to ``path`` (JSON Lines, UTF-8), atomically.
 
     Parameters

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from . import text as _text
-from ._validation import NONE, Constraint, check_k, check_params, interval, one_of, type_of
+from ._validation import NONE, Constraint, check_k, check_params, interval, one_of
 from .articles import Article, Rejected, as_datetime, check_articles
 from .exceptions import (
     InvalidArticleError,
@@ -26,10 +26,10 @@ from .exceptions import (
     NotFittedError,
     UnknownArticleError,
 )
-from .index import SECTION_POLICIES, SimilarityIndex, tiebreak_ranks
+from .index import SECTION_POLICIES, SectionPolicy, SimilarityIndex, tiebreak_ranks
 from .results import Related
 from .vectorize import _CONSTRAINTS as _VECTORIZER_CONSTRAINTS
-from .vectorize import DEFAULT_FIELDS, FieldTfidfVectorizer, document_fields
+from .vectorize import FieldTfidfVectorizer, document_fields
 
 __all__ = ["RelatedArticles"]
 
@@ -489,6 +489,7 @@ class RelatedArticles(BaseEstimator):
             section, own_id = article.get("section") or None, article.get("id")
         query = self.vectorizer_.transform([{"title": title, "body": body, "tags": tags}])
         self_row = self._row_of.get(own_id, -1) if own_id is not None else -1
+        policy: SectionPolicy
         if section is None:
             policy = "any"
             code = -1
@@ -551,9 +552,9 @@ class RelatedArticles(BaseEstimator):
         return load_model(cls, path, key=key, mmap=mmap)
 
     def _params_for_manifest(self) -> dict[str, Any]:
+        """The constructor parameters as JSON (names as in the API; tuples become lists)."""
         params = self.get_params()
-        fields = DEFAULT_FIELDS if self.fields is None else self.fields
-        params["fields"] = dict(fields)
+        params["fields"] = None if self.fields is None else dict(self.fields)
         params["ngram_range"] = list(self.ngram_range)
         params["boilerplate_patterns"] = list(self.boilerplate_patterns)
         if isinstance(self.stop_words, set | frozenset | tuple):

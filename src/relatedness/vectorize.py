@@ -17,6 +17,7 @@ parameters), so a model is saved and rebuilt without pickle (:meth:`from_state`)
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -58,6 +59,22 @@ def _is_fields(value: Any) -> bool:
     return ok and any(w > 0 for w in weights)
 
 
+def _is_patterns(value: Any) -> bool:
+    """A list/tuple of regular expressions (str or compiled) that all compile."""
+    if not isinstance(value, list | tuple):
+        return False
+    for pattern in value:
+        if isinstance(pattern, re.Pattern):
+            continue
+        if not isinstance(pattern, str):
+            return False
+        try:
+            re.compile(pattern)
+        except re.error:
+            return False
+    return True
+
+
 def _is_ngram_range(value: Any) -> bool:
     return (
         isinstance(value, tuple | list)
@@ -81,10 +98,14 @@ _CONSTRAINTS: dict[str, list[Constraint]] = {
     "sublinear_tf": [type_of(bool)],
     "min_df": [interval("int", 1, None), interval("real", 0, 1, closed="right")],
     "max_df": [interval("int", 1, None), interval("real", 0, 1, closed="right")],
-    "ngram_range": [Constraint(_is_ngram_range, "a pair (min_n, max_n) with 1 <= min_n <= max_n <= 3")],
+    "ngram_range": [
+        Constraint(_is_ngram_range, "a pair (min_n, max_n) with 1 <= min_n <= max_n <= 3")
+    ],
     "max_chars": [interval("int", 1, None)],
     "boilerplate": [type_of(bool)],
-    "boilerplate_patterns": [type_of(list, tuple)],
+    "boilerplate_patterns": [
+        Constraint(_is_patterns, "a list of regular expressions (str or re.Pattern) that compile")
+    ],
     "boilerplate_min_share": [NONE, interval("real", 0, 1, closed="right")],
 }
 
@@ -194,7 +215,8 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         check_params(type(self).__name__, params, _CONSTRAINTS)
 
     def _analyzer(self) -> Analyzer:
-        return Analyzer(self.language, self.stop_words, self.stem, tuple(self.ngram_range))
+        low, high = self.ngram_range
+        return Analyzer(self.language, self.stop_words, self.stem, (low, high))
 
     # ---------------------------------------------------------------- cleaning
 
@@ -391,7 +413,12 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         params["effective_min_df"] = self.effective_min_df_
         params["effective_max_df"] = self.effective_max_df_
         params["n_documents"] = self.n_documents_
-        return params, list(self.get_feature_names_out()), self.idf_, sorted(self.boilerplate_lines_)
+        return (
+            params,
+            list(self.get_feature_names_out()),
+            self.idf_,
+            sorted(self.boilerplate_lines_),
+        )
 
     @classmethod
     def from_state(

@@ -19,7 +19,7 @@ _SAMPLE = "wikinews-sample.jsonl"
 
 def sample_path() -> str:
     """Return the file path of the bundled sample (JSON Lines)."""
-    return str(resources.files(__name__).joinpath("data", _SAMPLE))
+    return str(resources.files(__name__) / "data" / _SAMPLE)
 
 
 def load_sample() -> list[Article]:
