@@ -206,7 +206,7 @@ def _read_manifest(directory: Path, key: bytes | str | None) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise _fail(directory, MANIFEST, f"format check failed: not a {FORMAT!r} manifest")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         newer = isinstance(version, int) and version > FORMAT_VERSION
         advice = "upgrade relatedness" if newer else "re-fit and save the model"
         raise _fail(
@@ -218,6 +218,19 @@ def _read_manifest(directory: Path, key: bytes | str | None) -> dict[str, Any]:
     for field_name in ("files", "params", "counts", "vectorizer", "id_type"):
         if field_name not in manifest:
             raise _fail(directory, MANIFEST, f"required key {field_name!r} is missing")
+    checks = {
+        "files": "files",
+        "params": "parameter",
+        "counts": "counts",
+        "vectorizer": "vectorizer",
+    }
+    for field_name, check in checks.items():
+        if not isinstance(manifest[field_name], dict):
+            raise _fail(
+                directory, MANIFEST, f"{check} check failed: {field_name!r} is not an object"
+            )
+    if manifest["id_type"] not in ("int", "str"):
+        raise _fail(directory, MANIFEST, f"id_type check failed: {manifest['id_type']!r}")
     return manifest
 
 
