@@ -212,7 +212,7 @@ def test_row12_section_sizes_around_k(size):
     rows = [{"id": f"s{i}", "section": "small", "body": "storm snow roads closed"}
             for i in range(size)]
     rows += [{"id": f"o{i}", "section": "other", "body": "storm snow roads"} for i in range(5)]
-    model = fit(rows, k=k)
+    model = fit(rows, k=k, duplicate_threshold=None)  # identical bodies on purpose
     for i in range(size):
         got = model.related(f"s{i}")
         assert len(got) == min(k, size - 1)
@@ -222,8 +222,14 @@ def test_row12_section_sizes_around_k(size):
 # ---------------------------------------------------------------- row 13: identical articles
 
 
-def test_row13_syndicated_copy_ranks_first_for_each_other():
+def test_row13_duplicate_policy_drops_the_copy_by_default():
     model = fit(news_rows())
+    assert "p4" not in [r.id for r in model.related("p2")]
+    assert "p2" not in [r.id for r in model.related("p4")]
+
+
+def test_row13_syndicated_copy_ranks_first_for_each_other():
+    model = fit(news_rows(), duplicate_threshold=None)
     assert model.related("p2")[0].id == "p4"
     assert model.related("p4")[0].id == "p2"
     assert model.related("p2")[0].score == pytest.approx(1.0)

@@ -42,7 +42,9 @@ from relatedness.exceptions import (
 from .conftest import SEED, news_rows, random_corpus
 
 MANIFEST = "manifest.json"
-ARRAY_FILES = ("matrix.data.npy", "matrix.indices.npy", "matrix.indptr.npy", "idf.npy")
+ARRAY_FILES = (
+    "matrix.data.npy", "matrix.indices.npy", "matrix.indptr.npy", "idf.npy", "norms.npy"
+)
 JSON_FILES = ("vocabulary.json", "articles.json", "boilerplate.json")
 DATA_FILES = ARRAY_FILES + JSON_FILES
 FILES = (MANIFEST, *DATA_FILES)

@@ -1,27 +1,59 @@
 """The exact similarity index: normalised rows grouped by section, queried in memory-bounded blocks.
 
-``SimilarityIndex`` owns the state (rows, section codes, tie-break ranks) and organises the
-candidates by section, so a ``section_policy="same"`` query only ever touches the rows of its
-own section: the work is the sum of the squared section sizes, not the square of the archive.
-The arithmetic lives in :mod:`relatedness._topk`.
+``SimilarityIndex`` owns the state (rows, section codes, tie-break ranks, publication times,
+tags) and organises the candidates by section, so a ``section_policy="same"`` query only ever
+touches the rows of its own section: the work is the sum of the squared section sizes, not the
+square of the archive. The arithmetic lives in :mod:`relatedness._topk`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._topk import block_rows_for, topk_block
+from ._topk import BlockRules, block_rows_for, topk_block
 
-__all__ = ["SECTION_POLICIES", "SimilarityIndex", "tiebreak_ranks"]
+__all__ = ["SECTION_POLICIES", "QueryRules", "SimilarityIndex", "tiebreak_ranks"]
 
 SectionPolicy = Literal["same", "any", "prefer"]
 SECTION_POLICIES: tuple[str, ...] = ("same", "any", "prefer")
 
 Result = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class QueryRules:
+    """Query-side rules for one batch (see :class:`relatedness._topk.BlockRules`)."""
+
+    times: np.ndarray | None = None  # (m,) float days, NaN undated
+    max_age: np.ndarray | None = None  # (m,) days, inf = none
+    half_life: np.ndarray | None = None  # (m,) days, inf = none
+    allow_newer: bool = True
+    tags: sp.csr_matrix | None = None  # (m, n_tags)
+    tag_weight: float = 0.0
+    duplicate_threshold: float | None = None
+    # Per query: extra index rows never to return (blocked pairs, already chosen items).
+    exclude_rows: Sequence[np.ndarray] | None = None
+
+    def take(self, which: np.ndarray) -> QueryRules:
+        """The rules of the queries ``which``."""
+
+        def cut(a):
+            return None if a is None else a[which]
+
+        excl = None if self.exclude_rows is None else [self.exclude_rows[i] for i in which]
+        return replace(
+            self,
+            times=cut(self.times),
+            max_age=cut(self.max_age),
+            half_life=cut(self.half_life),
+            tags=cut(self.tags),
+            exclude_rows=excl,
+        )
 
 
 def tiebreak_ranks(ids: Sequence[object], published: np.ndarray) -> np.ndarray:
@@ -65,6 +97,10 @@ class SimilarityIndex:
         Distinct ranks, smaller wins ties (see :func:`tiebreak_ranks`).
     working_memory : float, default 256
         MiB a dense score block may use.
+    times : ndarray of shape (n,), float, optional
+        Publication times in days, NaN when undated (for windows and decay).
+    tags : csr_matrix of shape (n, n_tags), optional
+        L2-normalised tag indicator rows (for the tag bonus).
     """
 
     def __init__(
@@ -73,11 +109,15 @@ class SimilarityIndex:
         section_codes: np.ndarray,
         tiebreak: np.ndarray,
         working_memory: float = 256,
+        times: np.ndarray | None = None,
+        tags: sp.csr_matrix | None = None,
     ) -> None:
         self.matrix = matrix
         self.section_codes = np.asarray(section_codes, dtype=np.int64)
         self.tiebreak = np.asarray(tiebreak, dtype=np.int64)
         self.working_memory = working_memory
+        self.times = times
+        self.tags = tags
         n_sections = int(self.section_codes.max()) + 1 if len(self.section_codes) else 0
         order = np.argsort(self.section_codes, kind="stable")
         bounds = np.searchsorted(self.section_codes[order], np.arange(n_sections + 1))
@@ -86,22 +126,48 @@ class SimilarityIndex:
         self.position_in_group = np.empty(len(self.section_codes), dtype=np.int64)
         for group in self.groups:
             self.position_in_group[group] = np.arange(len(group))
-        self._transposed: dict[int, sp.csr_matrix] = {}
+        self._transposed: dict[tuple[str, int], sp.csr_matrix] = {}
 
     @property
     def n_articles(self) -> int:
         """Number of rows."""
         return int(self.matrix.shape[0])
 
-    def _candidates_t(self, section: int) -> sp.csr_matrix:
-        """Transposed float64 rows of one section (``-1``: all rows), built once and cached."""
-        cached = self._transposed.get(section)
+    def _cached_t(self, what: str, section: int) -> sp.csr_matrix:
+        """Transposed float64 rows (or tags) of one section (``-1``: all), built once."""
+        key = (what, section)
+        cached = self._transposed.get(key)
         if cached is None:
-            rows = self.matrix if section < 0 else self.matrix[self.groups[section]]
+            source = self.matrix if what == "rows" else self.tags
+            assert source is not None
+            rows = source if section < 0 else source[self.groups[section]]
             cached = sp.csr_matrix(rows.T, dtype=np.float64)
             cached.sort_indices()
-            self._transposed[section] = cached
+            self._transposed[key] = cached
         return cached
+
+    def _block_rules(
+        self, rules: QueryRules | None, candidate_rows: np.ndarray | None, section: int
+    ) -> BlockRules | None:
+        if rules is None:
+            return None
+        times = None
+        if self.times is not None and rules.times is not None:
+            times = self.times if candidate_rows is None else self.times[candidate_rows]
+        tags_t = None
+        if rules.tag_weight and self.tags is not None and rules.tags is not None:
+            tags_t = self._cached_t("tags", section)
+        return BlockRules(
+            query_times=rules.times if times is not None else None,
+            candidate_times=times,
+            max_age=rules.max_age,
+            half_life=rules.half_life,
+            allow_newer=rules.allow_newer,
+            query_tags=None if tags_t is None else sp.csr_matrix(rules.tags, dtype=np.float64),
+            candidate_tags_t=tags_t,
+            tag_weight=rules.tag_weight,
+            duplicate_threshold=rules.duplicate_threshold,
+        )
 
     def _run(
         self,
@@ -111,20 +177,38 @@ class SimilarityIndex:
         exclude: np.ndarray,
         k: int,
         allowed: np.ndarray | None,
+        rules: QueryRules | None,
     ) -> list[Result]:
         """Top-k of each query against one candidate set, block by block."""
-        cand_t = self._candidates_t(section)
+        cand_t = self._cached_t("rows", section)
         n_cand = cand_t.shape[1]
         tiebreak = self.tiebreak if candidate_rows is None else self.tiebreak[candidate_rows]
         if allowed is not None and candidate_rows is not None:
             allowed = allowed[candidate_rows]
+        # Global row -> candidate column, for per-query extra exclusions.
+        column_of = None
+        if rules is not None and rules.exclude_rows is not None:
+            column_of = np.full(self.n_articles, -1, dtype=np.int64)
+            cols = np.arange(n_cand)
+            column_of[cols if candidate_rows is None else candidate_rows] = cols
+        block_rules = self._block_rules(rules, candidate_rows, section)
         step = block_rows_for(n_cand, self.working_memory)
         out: list[Result] = []
         q64 = sp.csr_matrix(queries, dtype=np.float64)
         for start in range(0, q64.shape[0], step):
-            stop = start + step
+            stop = min(start + step, q64.shape[0])
+            pairs = None
+            if column_of is not None and rules is not None and rules.exclude_rows is not None:
+                pairs = _local_pairs(rules.exclude_rows[start:stop], column_of)
             columns, scores = topk_block(
-                q64[start:stop], cand_t, k, exclude[start:stop], tiebreak, allowed
+                q64[start:stop],
+                cand_t,
+                k,
+                exclude[start:stop],
+                tiebreak,
+                allowed,
+                None if block_rules is None else block_rules.rows(start, stop),
+                pairs,
             )
             for cols, vals in zip(columns, scores, strict=True):
                 found = cols >= 0
@@ -141,6 +225,7 @@ class SimilarityIndex:
         k: int,
         policy: SectionPolicy = "same",
         allowed: np.ndarray | None = None,
+        rules: QueryRules | None = None,
     ) -> list[Result]:
         """Exact top-k related rows for each query row.
 
@@ -159,6 +244,9 @@ class SimilarityIndex:
             others to fill up to ``k``.
         allowed : ndarray of shape (n,), bool, optional
             Rows that may be returned; applied before top-k, so filtering never starves a list.
+        rules : QueryRules, optional
+            Time window, decay, tags, duplicates and per-query exclusions, also applied
+            before top-k.
 
         Returns
         -------
@@ -171,7 +259,7 @@ class SimilarityIndex:
         empty: Result = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
         results: list[Result] = [empty] * m
         if policy == "any":
-            return self._run(queries, None, -1, self_rows, k, allowed)
+            return self._run(queries, None, -1, self_rows, k, allowed, rules)
 
         for section in np.unique(sections):
             which = np.flatnonzero(sections == section)
@@ -180,7 +268,10 @@ class SimilarityIndex:
             group = self.groups[section]
             own = self_rows[which]
             exclude = np.where(own >= 0, self.position_in_group[np.maximum(own, 0)], -1)
-            found = self._run(queries[which], group, int(section), exclude, k, allowed)
+            # A query of another section (an unseen article) has no own column here.
+            exclude[self.section_codes[np.maximum(own, 0)] != section] = -1
+            sub_rules = None if rules is None else rules.take(which)
+            found = self._run(queries[which], group, int(section), exclude, k, allowed, sub_rules)
             for i, result in zip(which, found, strict=True):
                 results[i] = result
 
@@ -188,7 +279,7 @@ class SimilarityIndex:
             short = np.flatnonzero([len(r[0]) < k for r in results])
             if short.size:
                 results = self._fill_from_other_sections(
-                    queries, self_rows, sections, k, allowed, results, short
+                    queries, self_rows, sections, k, allowed, rules, results, short
                 )
         return results
 
@@ -199,6 +290,7 @@ class SimilarityIndex:
         sections: np.ndarray,
         k: int,
         allowed: np.ndarray | None,
+        rules: QueryRules | None,
         results: list[Result],
         short: np.ndarray,
     ) -> list[Result]:
@@ -208,7 +300,8 @@ class SimilarityIndex:
             which = short[sections[short] == section]
             other = self.section_codes != section
             mask = other if allowed is None else other & allowed
-            found = self._run(queries[which], None, -1, self_rows[which], k, mask)
+            sub_rules = None if rules is None else rules.take(which)
+            found = self._run(queries[which], None, -1, self_rows[which], k, mask, sub_rules)
             for i, (rows, scores) in zip(which, found, strict=True):
                 have_rows, have_scores = results[i]
                 need = k - len(have_rows)
@@ -217,3 +310,20 @@ class SimilarityIndex:
                     np.concatenate([have_scores, scores[:need]]),
                 )
         return results
+
+
+def _local_pairs(
+    exclude_rows: Sequence[np.ndarray], column_of: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(block row, candidate column) pairs for the rows each query must not return."""
+    qi: list[np.ndarray] = []
+    cj: list[np.ndarray] = []
+    for i, rows in enumerate(exclude_rows):
+        if len(rows):
+            cols = column_of[np.asarray(rows, dtype=np.int64)]
+            cols = cols[cols >= 0]
+            qi.append(np.full(len(cols), i, dtype=np.int64))
+            cj.append(cols)
+    if not qi:
+        return None
+    return np.concatenate(qi), np.concatenate(cj)

@@ -56,6 +56,7 @@ ARRAYS = {
     "matrix.indices.npy": ("i", 1),
     "matrix.indptr.npy": ("i", 1),
     "idf.npy": ("f", 1),
+    "norms.npy": ("f", 1),
 }
 JSON_FILES = ("vocabulary.json", "articles.json", "boilerplate.json")
 
@@ -104,6 +105,7 @@ def save_model(model: RelatedArticles, path: str | Path, *, key: bytes | str | N
         "matrix.indices.npy": np.asarray(matrix.indices, dtype=np.int32),
         "matrix.indptr.npy": np.asarray(matrix.indptr, dtype=np.int64),
         "idf.npy": np.asarray(idf, dtype=np.float64),
+        "norms.npy": np.asarray(model.norms_, dtype=np.float64),
     }
     documents = {
         "vocabulary.json": terms,
@@ -114,6 +116,8 @@ def save_model(model: RelatedArticles, path: str | Path, *, key: bytes | str | N
             "published": [_iso(p) for p in model.published_],
             "urls": model.urls_,
             "snippets": model.snippets_,
+            "tags": model.tags_,
+            "removed": sorted(model.removed_, key=model._row_of.__getitem__),
         },
         "boilerplate.json": lines,
     }
@@ -325,13 +329,22 @@ def _check_structure(directory: Path, manifest: Mapping[str, Any], parts: dict[s
         if not ok:
             raise _fail(directory, name, f"structure check failed: {problem}")
     articles = parts["articles"]
-    keys = ("ids", "titles", "sections", "published", "urls", "snippets")
+    keys = ("ids", "titles", "sections", "published", "urls", "snippets", "tags")
     if not isinstance(articles, dict) or any(
         not isinstance(articles.get(k), list) or len(articles[k]) != n for k in keys
     ):
         raise _fail(directory, "articles.json", f"structure check failed: needs {keys} of length n")
+    if not all(
+        isinstance(t, list) and all(isinstance(x, str) for x in t) for t in articles["tags"]
+    ):
+        raise _fail(directory, "articles.json", "structure check failed: tags must be lists")
+    if len(parts["norms"]) != n or not bool(np.all(np.isfinite(parts["norms"]))):
+        raise _fail(directory, "norms.npy", "structure check failed: n_articles finite norms")
     id_type = int if manifest["id_type"] == "int" else str
     ids = articles["ids"]
+    removed = articles.get("removed")
+    if not isinstance(removed, list) or not set(removed) <= set(ids):
+        raise _fail(directory, "articles.json", "removed check failed: not a list of known ids")
     if any(type(i) is not id_type for i in ids) or len(set(ids)) != len(ids):
         raise _fail(directory, "articles.json", "id check failed: ids of mixed type or repeated")
     for k in ("titles", "sections", "urls", "snippets"):
@@ -361,6 +374,7 @@ def load_model(
         "indices": _load_array(directory, "matrix.indices.npy", manifest, mmap),
         "indptr": _load_array(directory, "matrix.indptr.npy", manifest, mmap),
         "idf": _load_array(directory, "idf.npy", manifest, mmap),
+        "norms": _load_array(directory, "norms.npy", manifest, mmap),
         "terms": _load_json(directory, "vocabulary.json", manifest),
         "articles": _load_json(directory, "articles.json", manifest),
         "lines": _load_json(directory, "boilerplate.json", manifest),
@@ -378,14 +392,8 @@ def load_model(
             "parameter check failed: missing "
             f"{sorted(expected - given)!r}, unknown {sorted(given - expected)!r}",
         )
-    params = dict(params)
-    # JSON has no tuples: give back the types the constructor documents.
-    if isinstance(params.get("ngram_range"), list):
-        params["ngram_range"] = tuple(params["ngram_range"])
-    if isinstance(params.get("boilerplate_patterns"), list):
-        params["boilerplate_patterns"] = tuple(params["boilerplate_patterns"])
     try:
-        model = cls(**params)
+        model = cls(**cls._params_from_manifest(params))
         _check_params_of(model)
         vec_params = {name: manifest["params"][name] for name in _vectorizer_param_names()}
         vec_params.update(
@@ -403,6 +411,9 @@ def load_model(
     model._set_fitted(
         vectorizer=vectorizer,
         matrix=matrix,
+        norms=parts["norms"],
+        tags=articles["tags"],
+        removed=articles["removed"],
         ids=articles["ids"],
         titles=articles["titles"],
         sections=articles["sections"],

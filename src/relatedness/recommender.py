@@ -17,8 +17,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
+from . import policies as _policies
 from . import text as _text
-from ._validation import NONE, Constraint, check_k, check_params, interval, one_of
+from ._validation import NONE, Constraint, check_k, check_params, interval, one_of, type_of
 from .articles import Article, Rejected, as_datetime, check_articles
 from .exceptions import (
     InvalidArticleError,
@@ -26,8 +27,8 @@ from .exceptions import (
     NotFittedError,
     UnknownArticleError,
 )
-from .index import SECTION_POLICIES, SectionPolicy, SimilarityIndex, tiebreak_ranks
-from .results import Related
+from .index import SECTION_POLICIES, QueryRules, SectionPolicy, SimilarityIndex, tiebreak_ranks
+from .results import Explanation, Related, TermContribution
 from .vectorize import _CONSTRAINTS as _VECTORIZER_CONSTRAINTS
 from .vectorize import FieldTfidfVectorizer, document_fields
 
@@ -61,6 +62,83 @@ _CONSTRAINTS: dict[str, list[Constraint]] = {
     **{name: _VECTORIZER_CONSTRAINTS[name] for name in _VECTORIZER_PARAMS},
 }
 _CONSTRAINTS["fields"] = [NONE, *_VECTORIZER_CONSTRAINTS["fields"]]
+
+
+def _is_overrides(value: Any) -> bool:
+    if not isinstance(value, Mapping):
+        return False
+    for section, rule in value.items():
+        if not isinstance(section, str) or not isinstance(rule, Mapping):
+            return False
+        if not set(rule) <= {"max_age", "recency_half_life"}:
+            return False
+        for v in rule.values():
+            if v is not None and not (
+                isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+            ):
+                return False
+    return True
+
+
+def _is_id_list(value: Any) -> bool:
+    return isinstance(value, list | tuple | set | frozenset) and all(
+        isinstance(i, str | int) and not isinstance(i, bool) for i in value
+    )
+
+
+def _is_pinned(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(key, str | int) and not isinstance(key, bool) and _is_id_list(items)
+        for key, items in value.items()
+    )
+
+
+def _is_pairs(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(
+        isinstance(pair, list | tuple) and len(pair) == 2 and _is_id_list(pair) for pair in value
+    )
+
+
+def _is_fallback(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(
+        step in _policies.FALLBACK_STEPS for step in value
+    )
+
+
+_CONSTRAINTS.update(
+    {
+        "max_age": [NONE, interval("real", 0, None, closed="neither")],
+        "recency_half_life": [NONE, interval("real", 0, None, closed="neither")],
+        "section_overrides": [
+            NONE,
+            Constraint(
+                _is_overrides,
+                "a dict {section: {'max_age' and/or 'recency_half_life': days > 0 or None}}",
+            ),
+        ],
+        "allow_newer": [type_of(bool)],
+        "duplicate_threshold": [NONE, interval("real", 0, 1, closed="right")],
+        "diversity": [interval("real", 0, 1)],
+        "max_per_section": [NONE, interval("int", 1, None)],
+        "exclude_ids": [Constraint(_is_id_list, "a list of article ids")],
+        "exclude_sections": [
+            Constraint(
+                lambda v: isinstance(v, list | tuple | set | frozenset)
+                and all(isinstance(x, str) for x in v),
+                "a list of section names",
+            )
+        ],
+        "pinned": [NONE, Constraint(_is_pinned, "a dict {article id: [ids pinned to its box]}")],
+        "blocked_pairs": [Constraint(_is_pairs, "a list of (id, id) pairs")],
+        "fallback": [
+            Constraint(_is_fallback, f"a tuple of steps from {_policies.FALLBACK_STEPS!r}")
+        ],
+        "tag_weight": [interval("real", 0, None)],
+    }
+)
+
+#: Parameters whose JSON form (lists) is turned back into tuples on load.
+_TUPLE_PARAMS = ("exclude_ids", "exclude_sections", "fallback")
 
 
 class RelatedArticles(BaseEstimator):
@@ -105,6 +183,46 @@ class RelatedArticles(BaseEstimator):
         or are left out with a warning and listed in ``rejects_``.
     on_duplicate : {"raise", "keep_last"}, default "raise"
         Duplicate ids raise :class:`~relatedness.DuplicateIdError`, or the newest copy is kept.
+    max_age : float or None, default None
+        Hard window in days: a story published more than ``max_age`` days before (or, with
+        ``allow_newer``, after) the article is never related to it.
+    recency_half_life : float or None, default None
+        Soft decay in days: the score is multiplied by ``0.5 ** (age_gap / half_life)``.
+    section_overrides : dict or None, default None
+        Per-section time rules, e.g. ``{"politics": {"recency_half_life": 14},
+        "culture": {"recency_half_life": 365, "max_age": None}}`` (applied by the section of
+        the article whose box is built).
+    allow_newer : bool, default True
+        Whether a story may link to stories published after it (follow-ups): on for a live
+        site, off for a reproducible archive snapshot.
+        Undated articles are exempt from ``max_age``, ``allow_newer`` and decay, as queries
+        and as candidates.
+    duplicate_threshold : float or None, default 0.8
+        Stories whose cosine with the article is at least this are copies of the same story
+        (syndication, re-publishes), not related stories: they are dropped from its list, and
+        a list holds at most one story of any pair at or above it. On the BBC set every
+        identical-body pair scores >= 0.995 and the sampled pairs in [0.8, 0.995) are
+        re-publishes of one story; 0.7-0.8 are distinct follow-ups. ``None`` turns it off.
+    diversity : float in [0, 1], default 0.0
+        MMR re-ranking: each pick maximises ``(1 - diversity) * score - diversity * max
+        cosine to the stories already in the list``; 0 is off.
+    max_per_section : int or None, default None
+        At most this many stories per section in one list (for ``"any"``/``"prefer"``).
+    exclude_ids : tuple of ids, default ()
+        Stories never shown anywhere (e.g. corrections pages).
+    exclude_sections : tuple of str, default ()
+        Sections never shown in any list.
+    pinned : dict or None, default None
+        ``{article id: [ids]}``: editor-pinned stories, shown first in that article's box.
+    blocked_pairs : tuple of (id, id), default ()
+        Pairs never shown together, in either direction.
+    fallback : tuple of str, default ()
+        Steps tried in order while a list is shorter than ``k``: ``"same_section"``,
+        ``"any"`` (every section), ``"relax_time"`` (drop the window), ``"latest"`` (the
+        newest stories of the section, score 0). ``()`` returns fewer.
+    tag_weight : float, default 0.0
+        Bonus per shared tag: ``tag_weight * cosine(tag sets)`` is added to the score of a
+        story that is already related (on top of the tags field).
 
     Attributes
     ----------
@@ -163,6 +281,19 @@ class RelatedArticles(BaseEstimator):
         working_memory: float = 256,
         on_invalid: Literal["raise", "skip"] = "raise",
         on_duplicate: Literal["raise", "keep_last"] = "raise",
+        max_age: float | None = None,
+        recency_half_life: float | None = None,
+        section_overrides: Mapping[str, Mapping[str, float | None]] | None = None,
+        allow_newer: bool = True,
+        duplicate_threshold: float | None = 0.8,
+        diversity: float = 0.0,
+        max_per_section: int | None = None,
+        exclude_ids: Sequence[ArticleId] = (),
+        exclude_sections: Sequence[str] = (),
+        pinned: Mapping[ArticleId, Sequence[ArticleId]] | None = None,
+        blocked_pairs: Sequence[tuple[ArticleId, ArticleId]] = (),
+        fallback: Sequence[str] = (),
+        tag_weight: float = 0.0,
     ) -> None:
         self.k = k
         self.section_policy = section_policy
@@ -182,6 +313,19 @@ class RelatedArticles(BaseEstimator):
         self.working_memory = working_memory
         self.on_invalid = on_invalid
         self.on_duplicate = on_duplicate
+        self.max_age = max_age
+        self.recency_half_life = recency_half_life
+        self.section_overrides = section_overrides
+        self.allow_newer = allow_newer
+        self.duplicate_threshold = duplicate_threshold
+        self.diversity = diversity
+        self.max_per_section = max_per_section
+        self.exclude_ids = exclude_ids
+        self.exclude_sections = exclude_sections
+        self.pinned = pinned
+        self.blocked_pairs = blocked_pairs
+        self.fallback = fallback
+        self.tag_weight = tag_weight
 
     # ------------------------------------------------------------------------------- fit
 
@@ -231,12 +375,15 @@ class RelatedArticles(BaseEstimator):
         self._set_fitted(
             vectorizer=vectorizer,
             matrix=matrix,
+            norms=vectorizer.row_norms_,
             ids=[a.id for a in checked],
             titles=[c["title"] for c in cleaned],
             sections=[a.section for a in checked],
             published=[a.published for a in checked],
             urls=[a.url for a in checked],
             snippets=[_text.make_snippet(c["body"], self.snippet_chars) for c in cleaned],
+            tags=[list(a.tags) for a in checked],
+            removed=[],
         )
         self.rejects_ = rejects
         if self.n_empty_:
@@ -254,12 +401,15 @@ class RelatedArticles(BaseEstimator):
         *,
         vectorizer: FieldTfidfVectorizer,
         matrix: sp.csr_matrix,
+        norms: np.ndarray,
         ids: list[ArticleId],
         titles: list[str],
         sections: list[str],
         published: list[dt.date | dt.datetime | None],
         urls: list[str],
         snippets: list[str],
+        tags: list[list[str]],
+        removed: list[ArticleId],
     ) -> None:
         """Set every fitted attribute; shared by :meth:`fit` and :meth:`load`."""
         self.vectorizer_ = vectorizer
@@ -270,21 +420,87 @@ class RelatedArticles(BaseEstimator):
         self.published_ = published
         self.urls_ = urls
         self.snippets_ = snippets
+        self.tags_ = tags
+        self.norms_ = np.asarray(norms, dtype=np.float64)
         self.section_names_ = sorted(set(sections))
         self._section_code = {name: code for code, name in enumerate(self.section_names_)}
         codes = np.array([self._section_code[s] for s in sections], dtype=np.int64)
         stamps = np.array(
-            [np.datetime64("NaT") if p is None else np.datetime64(as_datetime(p), "s")
-             for p in published],
+            [
+                np.datetime64("NaT") if p is None else np.datetime64(as_datetime(p), "s")
+                for p in published
+            ],
             dtype="datetime64[s]",
         )
+        tag_matrix, self._tag_vocabulary = _policies.tag_rows(tags)
         self.index_ = SimilarityIndex(
-            matrix, codes, tiebreak_ranks(ids, stamps), self.working_memory
+            matrix,
+            codes,
+            tiebreak_ranks(ids, stamps),
+            self.working_memory,
+            times=_policies.days_since_epoch(published),
+            tags=tag_matrix,
         )
         self._empty_rows = np.diff(matrix.indptr) == 0
         self.n_articles_ = len(ids)
         self.n_empty_ = int(self._empty_rows.sum())
         self.rejects_ = []
+        self.removed_: set[ArticleId] = set()
+        self._prepare_policies()
+        self.remove([i for i in removed if i in self._row_of])
+
+    def _prepare_policies(self) -> None:
+        """Turn the policy parameters into row masks and row lists (once per fit/load)."""
+        n = self.n_articles_
+        visible = np.ones(n, dtype=bool)
+        for article_id in self.exclude_ids:
+            row = self._row_of.get(article_id)
+            if row is not None:
+                visible[row] = False
+        hidden_sections = set(self.exclude_sections)
+        if hidden_sections:
+            visible &= np.array([s not in hidden_sections for s in self.sections_], dtype=bool)
+        visible &= ~self._empty_rows
+        self._visible = visible
+        self._blocked: dict[int, list[int]] = {}
+        for a, b in self.blocked_pairs:
+            ra, rb = self._row_of.get(a), self._row_of.get(b)
+            if ra is not None and rb is not None:
+                self._blocked.setdefault(ra, []).append(rb)
+                self._blocked.setdefault(rb, []).append(ra)
+        self._pinned: dict[int, list[int]] = {}
+        for article_id, items in (self.pinned or {}).items():
+            row = self._row_of.get(article_id)
+            if row is not None:
+                rows = [self._row_of[i] for i in items if i in self._row_of]
+                self._pinned[row] = list(dict.fromkeys(r for r in rows if r != row))
+
+    def remove(self, article_ids: Iterable[ArticleId]) -> RelatedArticles:
+        """Take articles out of every list at once (retractions, takedowns, unpublishing).
+
+        Removed articles stay in the model (so their ids are known and a saved model keeps
+        the removal) but are never returned, and asking for their own list gives ``[]``.
+
+        Parameters
+        ----------
+        article_ids : iterable of ids
+            Ids the model holds.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        UnknownArticleError
+            An id is not in the model.
+        """
+        self._check_fitted()
+        rows = [self._row(i) for i in article_ids]
+        for row in rows:
+            self.removed_.add(self.ids_[row])
+            self._visible[row] = False
+        return self
 
     # ------------------------------------------------------------------------------- query
 
@@ -315,19 +531,229 @@ class RelatedArticles(BaseEstimator):
     def _k(self, k: int | None) -> int:
         return check_k(self.k if k is None else k)
 
-    def _allowed(self, exclude: Iterable[Any] | None) -> np.ndarray | None:
+    def _call_exclusions(self, exclude: Iterable[Any] | None) -> list[int]:
         if exclude is None:
-            return None
+            return []
         if isinstance(exclude, str | int):
             exclude = [exclude]
-        rows = [self._row_of[i] for i in exclude if i in self._row_of]
-        if not rows:
-            return None
-        allowed = np.ones(self.n_articles_, dtype=bool)
-        allowed[rows] = False
-        return allowed
+        return [self._row_of[i] for i in exclude if i in self._row_of]
 
-    def _results(self, rows: np.ndarray, scores: np.ndarray) -> list[Related]:
+    @property
+    def _uses_time(self) -> bool:
+        return (
+            self.max_age is not None
+            or self.recency_half_life is not None
+            or bool(self.section_overrides)
+            or not self.allow_newer
+        )
+
+    def _similarity(self, rows: np.ndarray) -> np.ndarray:
+        sub = sp.csr_matrix(self.index_.matrix[rows], dtype=np.float64)
+        return (sub @ sub.T).toarray()
+
+    def _make_rules(
+        self,
+        times: np.ndarray,
+        sections: Sequence[str],
+        tags: sp.csr_matrix | None,
+        exclude_rows: list[np.ndarray],
+        *,
+        relax_time: bool = False,
+    ) -> QueryRules:
+        use_time = self._uses_time and not relax_time
+        max_age = half_life = None
+        if use_time:
+            max_age, half_life = _policies.time_rules(
+                sections, self.max_age, self.recency_half_life, self.section_overrides
+            )
+        return QueryRules(
+            times=times if use_time else None,
+            max_age=max_age,
+            half_life=half_life,
+            allow_newer=self.allow_newer or relax_time,
+            tags=tags if self.tag_weight else None,
+            tag_weight=float(self.tag_weight),
+            duplicate_threshold=self.duplicate_threshold,
+            exclude_rows=exclude_rows,
+        )
+
+    def _lists(
+        self,
+        queries: sp.csr_matrix,
+        self_rows: np.ndarray,
+        codes: np.ndarray,
+        sections: Sequence[str],
+        times: np.ndarray,
+        tags: sp.csr_matrix,
+        k: int,
+        *,
+        policy: SectionPolicy,
+        extra_exclude: Sequence[int] = (),
+        explain: bool = False,
+        editorial: bool = True,
+    ) -> list[list[Related]]:
+        """Every policy, applied identically for related, related_to, related_many, batches.
+
+        ``editorial=False`` leaves out pinned stories and the fallback chain (the by-section
+        view, where they would repeat in every group).
+        """
+        m = queries.shape[0]
+        allowed = self._visible.copy()
+        allowed[list(extra_exclude)] = False
+        held: list[list[int]] = []
+        exclude_rows: list[np.ndarray] = []
+        for i in range(m):
+            own = int(self_rows[i])
+            pins = self._pinned.get(own, []) if own >= 0 and editorial else []
+            pins = [r for r in pins if allowed[r]][:k]
+            held.append(pins)
+            blocked = self._blocked.get(own, []) if own >= 0 else []
+            exclude_rows.append(np.array(pins + blocked, dtype=np.int64))
+        removed_query = [own >= 0 and self.ids_[own] in self.removed_ for own in self_rows]
+        rules = self._make_rules(times, sections, tags, exclude_rows)
+        chosen = self._choose(queries, self_rows, codes, k, policy, allowed, rules, held)
+
+        steps = [s for s in self.fallback if s != "same_section"] if editorial else []
+        for step in steps:
+            short = [i for i in range(m) if len(held[i]) + len(chosen[i][0]) < k]
+            if not short:
+                break
+            self._fill(step, short, queries, self_rows, codes, sections, times, tags, k,
+                       allowed, exclude_rows, held, chosen)
+
+        out: list[list[Related]] = []
+        for i in range(m):
+            if removed_query[i]:
+                out.append([])
+                continue
+            rows, scores = chosen[i]
+            pins = held[i]
+            query_tags = None if tags is None else tags[i]
+            pin_scores = [
+                self.explain_rows(queries[i], times[i], sections[i], query_tags, r,
+                                  terms=False).score
+                for r in pins
+            ]
+            results = self._results(pins, pin_scores, pinned=True)
+            results += self._results(rows, scores)
+            if explain:
+                results = [
+                    _with_explanation(r, self.explain_rows(queries[i], times[i], sections[i],
+                                                           query_tags, self._row_of[r.id]))
+                    for r in results
+                ]
+            out.append(results[:k])
+        return out
+
+    def _choose(
+        self,
+        queries: sp.csr_matrix,
+        self_rows: np.ndarray,
+        codes: np.ndarray,
+        k: int,
+        policy: SectionPolicy,
+        allowed: np.ndarray,
+        rules: QueryRules,
+        held: list[list[int]],
+    ) -> list[tuple[list[int], list[float]]]:
+        """Top-k under the hard filters, then the greedy post-pass, growing the pool if short."""
+        m = queries.shape[0]
+        post_pass = (
+            self.duplicate_threshold is not None
+            or self.diversity > 0
+            or self.max_per_section is not None
+        )
+        need = [max(0, k - len(h)) for h in held]
+        chosen: list[tuple[list[int], list[float]]] = [([], []) for _ in range(m)]
+        pending = np.array([i for i in range(m) if need[i] > 0], dtype=np.int64)
+        pool = (3 * k + 10) if post_pass else k
+        while pending.size:
+            found = self.index_.query(
+                queries[pending], self_rows[pending], codes[pending], pool, policy, allowed,
+                rules.take(pending),
+            )
+            again = []
+            for i, (rows, scores) in zip(pending.tolist(), found, strict=True):
+                if not post_pass:
+                    chosen[i] = (rows.tolist()[: need[i]], scores.tolist()[: need[i]])
+                    continue
+                picked = _policies.select(
+                    rows, scores, need[i],
+                    similarity=self._similarity,
+                    duplicate_threshold=self.duplicate_threshold,
+                    max_per_section=self.max_per_section,
+                    sections=self.index_.section_codes,
+                    diversity=float(self.diversity),
+                    held=held[i],
+                )
+                chosen[i] = picked
+                # A full pool may hide more candidates: ask again with a bigger one.
+                if len(picked[0]) < need[i] and len(rows) >= pool and pool < self.n_articles_:
+                    again.append(i)
+            pending = np.array(again, dtype=np.int64)
+            pool *= 4
+        return chosen
+
+    def _fill(
+        self,
+        step: str,
+        short: list[int],
+        queries: sp.csr_matrix,
+        self_rows: np.ndarray,
+        codes: np.ndarray,
+        sections: Sequence[str],
+        times: np.ndarray,
+        tags: sp.csr_matrix,
+        k: int,
+        allowed: np.ndarray,
+        exclude_rows: list[np.ndarray],
+        held: list[list[int]],
+        chosen: list[tuple[list[int], list[float]]],
+    ) -> None:
+        """One fallback step for the lists still shorter than ``k`` (updates ``chosen``)."""
+        idx = np.array(short, dtype=np.int64)
+        keep = [
+            np.concatenate([exclude_rows[i], np.array(chosen[i][0], dtype=np.int64)])
+            for i in short
+        ]
+        holds = [held[i] + chosen[i][0] for i in short]
+        if step == "latest":
+            for i, hold, excluded in zip(short, holds, keep, strict=True):
+                extra = self._latest(int(self_rows[i]), int(codes[i]), excluded, k - len(hold),
+                                     allowed)
+                chosen[i] = (chosen[i][0] + extra, chosen[i][1] + [0.0] * len(extra))
+            return
+        relax = step == "relax_time"
+        policy: SectionPolicy = "any" if step == "any" else self.section_policy
+        rules = self._make_rules(
+            times[idx], [sections[i] for i in short], tags[idx], keep, relax_time=relax
+        )
+        found = self._choose(
+            queries[idx], self_rows[idx], codes[idx], k, policy, allowed, rules, holds
+        )
+        for i, (rows, scores) in zip(short, found, strict=True):
+            chosen[i] = (chosen[i][0] + rows, chosen[i][1] + scores)
+
+    def _latest(
+        self, own: int, code: int, excluded: np.ndarray, need: int, allowed: np.ndarray
+    ) -> list[int]:
+        """The newest visible stories of a section (the "latest" fallback step)."""
+        if need <= 0:
+            return []
+        if 0 <= code < len(self.index_.groups):
+            candidates = self.index_.groups[code]
+        else:
+            candidates = np.arange(self.n_articles_)
+        mask = allowed[candidates].copy()
+        mask &= ~np.isin(candidates, excluded)
+        mask &= candidates != own
+        candidates = candidates[mask]
+        order = np.argsort(self.index_.tiebreak[candidates], kind="stable")
+        return candidates[order][:need].tolist()
+
+    def _results(
+        self, rows: Sequence[int], scores: Sequence[float], *, pinned: bool = False
+    ) -> list[Related]:
         return [
             Related(
                 id=self.ids_[row],
@@ -337,12 +763,37 @@ class RelatedArticles(BaseEstimator):
                 snippet=self.snippets_[row],
                 published=self.published_[row],
                 url=self.urls_[row],
+                pinned=pinned,
             )
-            for row, score in zip(rows.tolist(), scores.tolist(), strict=True)
+            for row, score in zip(rows, scores, strict=True)
         ]
 
+    def _query_arrays(self, rows: np.ndarray) -> tuple[list[str], np.ndarray, sp.csr_matrix]:
+        sections = [self.sections_[r] for r in rows.tolist()]
+        tags = self.index_.tags[rows] if self.index_.tags is not None else None
+        return sections, self.index_.times[rows], tags
+
+    def _related_rows(
+        self,
+        rows: np.ndarray,
+        k: int,
+        extra_exclude: Sequence[int] = (),
+        explain: bool = False,
+    ) -> list[list[Related]]:
+        sections, times, tags = self._query_arrays(rows)
+        codes = self.index_.section_codes[rows]
+        return self._lists(
+            self.index_.matrix[rows], rows, codes, sections, times, tags, k,
+            policy=self.section_policy, extra_exclude=extra_exclude, explain=explain,
+        )
+
     def related(
-        self, article_id: ArticleId, k: int | None = None, *, exclude: Iterable[Any] | None = None
+        self,
+        article_id: ArticleId,
+        k: int | None = None,
+        *,
+        exclude: Iterable[Any] | None = None,
+        explain: bool = False,
     ) -> list[Related]:
         """Return the related articles of a fitted article, best first.
 
@@ -355,12 +806,15 @@ class RelatedArticles(BaseEstimator):
         exclude : iterable of ids, optional
             Ids never to return for this call (unknown ids are ignored). Applied before
             ranking, so the list is still filled up to ``k`` when candidates exist.
+        explain : bool, default False
+            Attach an :class:`~relatedness.results.Explanation` to each result.
 
         Returns
         -------
         list of Related
-            At most ``k`` entries with score > 0; ``[]`` for an article with no indexable
-            text or a section with no other related story.
+            At most ``k`` entries: pinned stories first, then the ranked ones (score > 0),
+            then any fallback entries. ``[]`` for an article with no indexable text, a removed
+            article, or a section with no other related story (and no fallback).
 
         Raises
         ------
@@ -374,16 +828,8 @@ class RelatedArticles(BaseEstimator):
         self._check_fitted()
         k = self._k(k)
         row = self._row(article_id)
-        return self._related_rows(np.array([row]), k, self._allowed(exclude))[0]
-
-    def _related_rows(
-        self, rows: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> list[list[Related]]:
-        codes = self.index_.section_codes[rows]
-        found = self.index_.query(
-            self.index_.matrix[rows], rows, codes, k, self.section_policy, allowed
-        )
-        return [self._results(r, s) for r, s in found]
+        extra = self._call_exclusions(exclude)
+        return self._related_rows(np.array([row]), k, extra, explain)[0]
 
     def related_many(
         self,
@@ -391,6 +837,7 @@ class RelatedArticles(BaseEstimator):
         k: int | None = None,
         *,
         missing: Literal["raise", "skip"] = "raise",
+        explain: bool = False,
     ) -> dict[ArticleId, list[Related]]:
         """Return the related lists of many fitted articles in one batched pass.
 
@@ -400,11 +847,12 @@ class RelatedArticles(BaseEstimator):
         k : int, optional
         missing : {"raise", "skip"}, default "raise"
             What to do with an id the model does not hold.
+        explain : bool, default False
 
         Returns
         -------
         dict
-            Id to its list (as :meth:`related` returns it), in the order given.
+            Id to its list (exactly as :meth:`related` returns it), in the order given.
 
         Raises
         ------
@@ -418,7 +866,7 @@ class RelatedArticles(BaseEstimator):
         if missing == "skip":
             wanted = [i for i in wanted if i in self._row_of]
         rows = np.array([self._row(i) for i in wanted], dtype=np.int64)
-        lists = self._related_rows(rows, k) if len(rows) else []
+        lists = self._related_rows(rows, k, explain=explain) if len(rows) else []
         return dict(zip(wanted, lists, strict=True))
 
     def iter_related(
@@ -439,25 +887,58 @@ class RelatedArticles(BaseEstimator):
             for row, lst in zip(rows.tolist(), self._related_rows(rows, k), strict=True):
                 yield self.ids_[row], lst
 
+    def related_by_section(
+        self, article_id: ArticleId, k_per_section: int = 3
+    ) -> dict[str, list[Related]]:
+        """Group an article's related stories by section: ``{section: [Related, ...]}``.
+
+        Each section's list holds its best ``k_per_section`` stories under every policy but
+        the section policy itself; sections with no related story are left out. Sections are
+        ordered by their best score.
+
+        Raises
+        ------
+        UnknownArticleError
+            ``article_id`` is not in the model.
+        """
+        self._check_fitted()
+        k_per_section = check_k(k_per_section, "related_by_section")
+        row = self._row(article_id)
+        groups: dict[str, list[Related]] = {}
+        sections, times, tags = self._query_arrays(np.array([row]))
+        for code, name in enumerate(self.section_names_):
+            # "same" against another section's group: the engine leaves the article's own
+            # row out only where it is a candidate, so this is that section's best stories.
+            lst = self._lists(
+                self.index_.matrix[[row]], np.array([row]), np.array([code]), sections, times,
+                tags, k_per_section, policy="same", editorial=False,
+            )[0]
+            if lst:
+                groups[name] = lst
+        return dict(sorted(groups.items(), key=lambda item: -item[1][0].score))
+
     def related_to(
         self,
         article: Any,
         k: int | None = None,
         *,
         exclude: Iterable[Any] | None = None,
+        explain: bool = False,
     ) -> list[Related]:
         """Return related articles for an unseen article or a bare text.
 
         Parameters
         ----------
         article : str, dict or Article
-            A str is taken as the body. A dict/Article may carry ``title``, ``body``, ``tags``
-            and ``section``; its section is used by the section policy when it is given (a
-            section the model has never seen has no same-section stories: ``"same"`` returns
-            ``[]``, ``"prefer"`` falls back to the others); without a section every section is
-            searched. If it carries an ``id`` the model holds, that article is left out.
+            A str is taken as the body. A dict/Article may carry ``title``, ``body``, ``tags``,
+            ``section`` and ``published``; its section is used by the section policy when it
+            is given (a section the model has never seen has no same-section stories:
+            ``"same"`` returns ``[]``, ``"prefer"`` falls back to the others); without a
+            section every section is searched. If it carries an ``id`` the model holds, that
+            article is left out (and its pinned stories and blocked pairs apply).
         k : int, optional
         exclude : iterable of ids, optional
+        explain : bool, default False
 
         Returns
         -------
@@ -467,7 +948,8 @@ class RelatedArticles(BaseEstimator):
         Raises
         ------
         InvalidArticleError
-            ``title``/``body`` is not a str (e.g. None or bytes).
+            ``title``/``body`` is not a str (e.g. None or bytes), or ``published`` is not a
+            date.
         """
         self._check_fitted()
         k = self._k(k)
@@ -481,12 +963,18 @@ class RelatedArticles(BaseEstimator):
             if not isinstance(value, str):
                 msg = f"related_to: field {name!r} is a {type(value).__name__}; pass text as str."
                 raise InvalidArticleError(msg)
+        published = None
         if isinstance(article, str):
             section, own_id = None, None
         elif isinstance(article, Article):
-            section, own_id = article.section or None, article.id
+            section, own_id, published = article.section or None, article.id, article.published
         else:
             section, own_id = article.get("section") or None, article.get("id")
+            if article.get("published") is not None:
+                (checked,) = check_articles(
+                    [{"id": "related_to", "published": article["published"]}]
+                )
+                published = checked.published
         query = self.vectorizer_.transform([{"title": title, "body": body, "tags": tags}])
         self_row = self._row_of.get(own_id, -1) if own_id is not None else -1
         policy: SectionPolicy
@@ -496,10 +984,147 @@ class RelatedArticles(BaseEstimator):
         else:
             policy = self.section_policy
             code = self._section_code.get(section, -1)
-        found = self.index_.query(
-            query, np.array([self_row]), np.array([code]), k, policy, self._allowed(exclude)
-        )
-        return self._results(*found[0])
+        tag_matrix, _ = _policies.tag_rows([list(tags)], self._tag_vocabulary)
+        return self._lists(
+            query, np.array([self_row]), np.array([code]), [section or ""],
+            _policies.days_since_epoch([published]), tag_matrix, k, policy=policy,
+            extra_exclude=self._call_exclusions(exclude), explain=explain,
+        )[0]
+
+    # ------------------------------------------------------------------------------- explain
+
+    def explain(self, article_id: ArticleId, related_id: ArticleId) -> Explanation:
+        """Say why ``related_id`` relates to ``article_id``: shared terms, per field, sum = score.
+
+        Term contributions are ``q_t * x_t * decay`` for each shared term ``t`` (``q`` and
+        ``x`` the two normalised rows), split by the field of ``related_id`` the term came
+        from; ``tags`` is the tag bonus. They add up to the ranking score, which equals the
+        score :meth:`related` reports when the pair is in the list.
+
+        Raises
+        ------
+        UnknownArticleError
+            Either id is not in the model.
+        """
+        self._check_fitted()
+        row, other = self._row(article_id), self._row(related_id)
+        sections, times, tags = self._query_arrays(np.array([row]))
+        return self.explain_rows(self.index_.matrix[[row]], times[0], sections[0], tags, other)
+
+    def explain_rows(
+        self,
+        query: sp.csr_matrix,
+        time: float,
+        section: str,
+        tags: sp.csr_matrix | None,
+        row: int,
+        *,
+        terms: bool = True,
+    ) -> Explanation:
+        """Explanation of one (query row vector, index row) pair; see :meth:`explain`."""
+        q = sp.csr_matrix(query[0], dtype=np.float64) if query.shape[0] else sp.csr_matrix(query)
+        x = sp.csr_matrix(self.index_.matrix[row], dtype=np.float64)
+        # Same summation order as the engine (the query's term order): the same bits.
+        common, q_pos, x_pos = np.intersect1d(q.indices, x.indices, return_indices=True)
+        products = q.data[q_pos] * x.data[x_pos]
+        cosine = float(sum(products.tolist()))
+        decay = 1.0
+        if self._uses_time and not np.isnan(time) and not np.isnan(self.index_.times[row]):
+            _, lives = _policies.time_rules(
+                [section], self.max_age, self.recency_half_life, self.section_overrides
+            )
+            gap = abs(time - self.index_.times[row])
+            decay = float(np.exp2(-gap / lives[0])) if np.isfinite(lives[0]) else 1.0
+        tag_bonus = 0.0
+        if self.tag_weight and tags is not None and self.index_.tags is not None and cosine > 0:
+            shared = (tags[0] @ self.index_.tags[row].T).toarray()
+            tag_bonus = float(self.tag_weight * shared.sum())
+        score = cosine * decay + tag_bonus
+        contributions: list[TermContribution] = []
+        if terms and len(common):
+            parts = self._field_parts(row)
+            names = self.vectorizer_.get_feature_names_out()
+            for col, product in zip(common.tolist(), products.tolist(), strict=True):
+                value = product * decay
+                split = {f: parts[f].get(col, 0.0) for f in parts}
+                known = sum(split.values())
+                total = float(x[0, col])
+                body = max(0.0, total - known) if "body" not in parts else None
+                for field_name, part in split.items():
+                    if part:
+                        contributions.append(TermContribution(names[col], field_name,
+                                                              value * part / total))
+                if body:
+                    contributions.append(TermContribution(names[col], "body",
+                                                          value * body / total))
+            contributions.sort(key=lambda t: (-t.contribution, t.term, t.field))
+        return Explanation(score, cosine, decay, tag_bonus, tuple(contributions))
+
+    def _field_parts(self, row: int) -> dict[str, dict[int, float]]:
+        """Normalised per-field values of an index row, from its stored title and tags.
+
+        The body is what remains of the row once title and tags are taken out (the model
+        keeps titles and tags but not full bodies).
+        """
+        doc = {"title": self.titles_[row], "body": "", "tags": "\n".join(self.tags_[row])}
+        values = self.vectorizer_.field_values(doc)
+        norm = self.norms_[row]
+        return {f: {c: v / norm for c, v in vals.items()} for f, vals in values.items()
+                if f != "body"}
+
+    def find_duplicates(self, threshold: float | None = None) -> list[list[ArticleId]]:
+        """Groups of near-duplicate articles (syndicated copies, re-publishes) in the corpus.
+
+        Two articles are linked when their cosine is at least ``threshold``; a group is a
+        connected set of links. The first id of each group is its canonical member: the
+        earliest published (undated last), then the smallest id. Groups are sorted by their
+        canonical id.
+
+        Parameters
+        ----------
+        threshold : float, optional
+            Defaults to the model's ``duplicate_threshold`` (0.8 when that is ``None``).
+
+        Returns
+        -------
+        list of list of ids
+        """
+        self._check_fitted()
+        limit = self.duplicate_threshold if threshold is None else threshold
+        limit = 0.8 if limit is None else float(limit)
+        check_params("find_duplicates", {"threshold": limit},
+                     {"threshold": [interval("real", 0, 1, closed="right")]})
+        parent = list(range(self.n_articles_))
+
+        def find(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        matrix = sp.csr_matrix(self.index_.matrix, dtype=np.float64)
+        matrix_t = sp.csr_matrix(matrix.T)
+        # Sparse products in small blocks: only pairs at or above the threshold are kept.
+        step = 64
+        for start in range(0, self.n_articles_, step):
+            block = sp.coo_matrix(matrix[start : start + step] @ matrix_t)
+            hit = (block.data >= limit) & (block.row + start != block.col)
+            for r, c in zip((block.row[hit] + start).tolist(), block.col[hit].tolist(),
+                            strict=True):
+                ra, rb = find(r), find(c)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+        groups: dict[int, list[int]] = {}
+        for r in range(self.n_articles_):
+            groups.setdefault(find(r), []).append(r)
+        times = self.index_.times
+
+        def canonical(r: int) -> tuple:
+            return (np.isnan(times[r]), 0.0 if np.isnan(times[r]) else times[r], self.ids_[r])
+
+        out = [[self.ids_[r] for r in sorted(g, key=canonical)] for g in groups.values()
+               if len(g) > 1]
+        return sorted(out, key=lambda g: g[0])
 
     # ------------------------------------------------------------------------------- files
 
@@ -559,11 +1184,36 @@ class RelatedArticles(BaseEstimator):
         params["boilerplate_patterns"] = list(self.boilerplate_patterns)
         if isinstance(self.stop_words, set | frozenset | tuple):
             params["stop_words"] = sorted(self.stop_words)
+        for name in _TUPLE_PARAMS:
+            params[name] = list(params[name])
+        params["blocked_pairs"] = [list(pair) for pair in self.blocked_pairs]
+        # JSON object keys are strings: pinned travels as [[id, [ids]], ...] to keep int ids.
+        params["pinned"] = _policies.pairs_to_json(self.pinned)
+        if self.section_overrides is not None:
+            params["section_overrides"] = {k: dict(v) for k, v in self.section_overrides.items()}
+        return params
+
+    @staticmethod
+    def _params_from_manifest(params: dict[str, Any]) -> dict[str, Any]:
+        """Inverse of :meth:`_params_for_manifest`: the types the constructor documents."""
+        params = dict(params)
+        for name in ("ngram_range", "boilerplate_patterns", *_TUPLE_PARAMS):
+            if isinstance(params.get(name), list):
+                params[name] = tuple(params[name])
+        if isinstance(params.get("blocked_pairs"), list):
+            params["blocked_pairs"] = tuple(
+                tuple(p) if isinstance(p, list) else p for p in params["blocked_pairs"]
+            )
+        pinned = params.get("pinned")
+        if isinstance(pinned, list):
+            if not all(isinstance(p, list) and len(p) == 2 for p in pinned):
+                msg = "pinned must be a list of [id, [ids]] pairs"
+                raise ValueError(msg)
+            params["pinned"] = {key: list(items) for key, items in pinned}
         return params
 
 
-def _check_param_names(params: Mapping[str, Any]) -> None:
-    unknown = set(params) - set(RelatedArticles().get_params())
-    if unknown:
-        msg = f"unknown RelatedArticles parameters {sorted(unknown)!r}."
-        raise InvalidParameterError(msg)
+def _with_explanation(result: Related, explanation: Explanation) -> Related:
+    from dataclasses import replace
+
+    return replace(result, explanation=explanation)

@@ -1,4 +1,4 @@
-"""The result record: one entry of a "Related articles" box."""
+"""The result records: one entry of a "Related articles" box, and why it is there."""
 
 from __future__ import annotations
 
@@ -6,7 +6,45 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Related"]
+__all__ = ["Explanation", "Related", "TermContribution"]
+
+
+@dataclass(frozen=True, slots=True)
+class TermContribution:
+    """How much one shared term, through one field of the related article, adds to the score."""
+
+    term: str
+    field: str
+    contribution: float
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why an article is related: contributions that add up to its score.
+
+    ``score == sum(t.contribution for t in terms) + tags`` (up to float rounding). Term
+    contributions already include the recency ``decay`` factor; ``cosine`` is the plain
+    similarity before decay and the tag bonus.
+    """
+
+    score: float
+    cosine: float
+    decay: float
+    tags: float
+    terms: tuple[TermContribution, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "score": self.score,
+            "cosine": self.cosine,
+            "decay": self.decay,
+            "tags": self.tags,
+            "terms": [
+                {"term": t.term, "field": t.field, "contribution": t.contribution}
+                for t in self.terms
+            ],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +65,10 @@ class Related:
         The opening of its cleaned body, cut at a word boundary and ended with "…".
     published : datetime.date, datetime.datetime or None
     url : str
+    pinned : bool
+        An editor pinned it to this article's box (it comes first, whatever its score).
+    explanation : Explanation or None
+        Present when asked for (``related(..., explain=True)``).
     """
 
     id: str | int
@@ -36,6 +78,8 @@ class Related:
     snippet: str
     published: dt.date | dt.datetime | None = None
     url: str = ""
+    pinned: bool = False
+    explanation: Explanation | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (``published`` as an ISO string, score rounded to 6 places)."""
@@ -47,4 +91,6 @@ class Related:
             "snippet": self.snippet,
             "published": None if self.published is None else self.published.isoformat(),
             "url": self.url,
+            "pinned": self.pinned,
+            **({"explanation": self.explanation.to_dict()} if self.explanation else {}),
         }

@@ -275,8 +275,13 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             counts[name] = matrix
         return counts, vocab
 
-    def _weigh(self, counts: Mapping[str, sp.csr_matrix], idf: np.ndarray) -> sp.csr_matrix:
-        """Combine field counts into normalised TF-IDF rows (float32, sorted indices)."""
+    def _weigh(
+        self, counts: Mapping[str, sp.csr_matrix], idf: np.ndarray, *, norms_out: list | None = None
+    ) -> sp.csr_matrix:
+        """Combine field counts into normalised TF-IDF rows (float32, sorted indices).
+
+        With ``norms_out`` (a list), the rows' norms before normalisation are appended to it.
+        """
         weights = self._field_weights()
         total: sp.csr_matrix | None = None
         for name, weight in weights.items():
@@ -295,6 +300,8 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         # An article with no known terms keeps an all-zero row: it scores 0 with everything
         # and the scorers never return a score <= 0, so it never appears in anyone's list.
         norms[norms == 0.0] = 1.0
+        if norms_out is not None:
+            norms_out.append(norms)
         total = sp.diags(1.0 / norms) @ total
         out = sp.csr_matrix(total, dtype=DTYPE)
         out.sort_indices()
@@ -352,7 +359,10 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self.effective_min_df_ = min_df
         self.effective_max_df_ = max_df
         self.n_documents_ = n
-        return self._weigh(counts, self.idf_), cleaned
+        norms: list[np.ndarray] = []
+        matrix = self._weigh(counts, self.idf_, norms_out=norms)
+        self.row_norms_ = norms[0]
+        return matrix, cleaned
 
     def _prune(self, df: np.ndarray, n: int) -> tuple[np.ndarray, float, float]:
         """Apply min_df/max_df; relax both when the corpus is too small for them."""
@@ -381,6 +391,24 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self._check_fitted()
         counts, _ = self._count(cleaned, self.vocabulary_)
         return self._weigh(counts, self.idf_)
+
+    def field_values(self, cleaned: Mapping[str, str]) -> dict[str, dict[int, float]]:
+        """Unnormalised weighted values ``weight * tf' * idf`` per field and column.
+
+        A row of :meth:`transform` is the sum over fields, divided by its norm; explanations
+        use this to say which field a shared term came from.
+        """
+        self._check_fitted()
+        counts, _ = self._count([cleaned], self.vocabulary_)
+        weights = self._field_weights()
+        out: dict[str, dict[int, float]] = {}
+        for name, matrix in counts.items():
+            tf = matrix.data.copy()
+            if self.sublinear_tf:
+                tf = 1.0 + np.log(tf)
+            values = weights[name] * tf * self.idf_[matrix.indices]
+            out[name] = dict(zip(matrix.indices.tolist(), values.tolist(), strict=True))
+        return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Return the terms, in column order, as an object array of str."""
