@@ -62,10 +62,6 @@ class BlockRules:
             self.duplicate_threshold,
         )
 
-    @property
-    def uses_time(self) -> bool:
-        return self.query_times is not None and self.candidate_times is not None
-
 
 def block_rows_for(n_candidates: int, working_memory_mib: float) -> int:
     """How many query rows fit a dense score block in ``working_memory_mib`` MiB.
@@ -80,8 +76,7 @@ def _apply_rules(block: np.ndarray, rules: BlockRules) -> np.ndarray:
     """Turn a block of cosines into ranking scores (0 = not a candidate)."""
     if rules.duplicate_threshold is not None:
         block[block >= rules.duplicate_threshold] = 0.0
-    if rules.uses_time:
-        assert rules.query_times is not None and rules.candidate_times is not None
+    if rules.query_times is not None and rules.candidate_times is not None:
         # gap > 0: the candidate is older than the query.
         gap = rules.query_times[:, None] - rules.candidate_times[None, :]
         dated = ~np.isnan(gap)

@@ -36,27 +36,112 @@ def _parser() -> argparse.ArgumentParser:
 
     fit = sub.add_parser("fit", help="fit a model on articles (.jsonl or .csv) and save it")
     fit.add_argument("articles", help="articles file: JSON Lines (.jsonl) or CSV with a header")
-    fit.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR,
-                     help=f"model directory to write (default: {DEFAULT_MODEL_DIR})")
+    fit.add_argument(
+        "--model",
+        type=Path,
+        default=DEFAULT_MODEL_DIR,
+        help=f"model directory to write (default: {DEFAULT_MODEL_DIR})",
+    )
     fit.add_argument("--k", type=int, default=5, help="related articles per list (default: 5)")
     fit.add_argument("--section-policy", choices=("same", "any", "prefer"), default="same")
     fit.add_argument("--language", default="english")
-    fit.add_argument("--title-weight", type=float, default=0.5,
-                     help="weight of headline words relative to body words (default: 0.5)")
-    fit.add_argument("--min-df", type=_df, default=2,
-                     help="keep terms in at least this many articles (an int) or share (0.01)")
-    fit.add_argument("--max-df", type=_df, default=1.0,
-                     help="keep terms in at most this many articles (an int) or share (0.5)")
-    fit.add_argument("--skip-invalid", action="store_true",
-                     help="leave out invalid rows (listed on stderr) instead of failing")
-    fit.add_argument("--keep-last", action="store_true",
-                     help="on duplicate ids keep the newest copy instead of failing")
+    fit.add_argument(
+        "--title-weight",
+        type=float,
+        default=0.5,
+        help="weight of headline words relative to body words (default: 0.5)",
+    )
+    fit.add_argument(
+        "--min-df",
+        type=_df,
+        default=2,
+        help="keep terms in at least this many articles (an int) or share (0.01)",
+    )
+    fit.add_argument(
+        "--max-df",
+        type=_df,
+        default=1.0,
+        help="keep terms in at most this many articles (an int) or share (0.5)",
+    )
+    fit.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="leave out invalid rows (listed on stderr) instead of failing",
+    )
+    fit.add_argument(
+        "--keep-last",
+        action="store_true",
+        help="on duplicate ids keep the newest copy instead of failing",
+    )
+    policy = fit.add_argument_group("newsroom policies (recorded in the saved model)")
+    policy.add_argument(
+        "--max-age",
+        type=float,
+        default=None,
+        metavar="DAYS",
+        help="never relate stories published more than DAYS apart",
+    )
+    policy.add_argument(
+        "--half-life",
+        type=float,
+        default=None,
+        metavar="DAYS",
+        help="recency decay: halve the score every DAYS of age gap",
+    )
+    policy.add_argument(
+        "--no-newer",
+        action="store_true",
+        help="never link to stories published after the article (archive mode)",
+    )
+    policy.add_argument(
+        "--duplicate-threshold",
+        type=_optional_float,
+        default=0.8,
+        metavar="COSINE",
+        help="drop copies of the same story at or above "
+        "this cosine (default 0.8; 'none' keeps them)",
+    )
+    policy.add_argument(
+        "--diversity",
+        type=float,
+        default=0.0,
+        metavar="LAMBDA",
+        help="MMR diversity in [0, 1] (default 0: off)",
+    )
+    policy.add_argument("--max-per-section", type=int, default=None, metavar="N")
+    policy.add_argument(
+        "--exclude-id",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="never show this article (repeatable)",
+    )
+    policy.add_argument(
+        "--exclude-section",
+        action="append",
+        default=[],
+        metavar="SECTION",
+        help="never show stories of this section (repeatable)",
+    )
+    policy.add_argument(
+        "--tag-weight", type=float, default=0.0, help="bonus for shared tags (default 0)"
+    )
+    policy.add_argument(
+        "--fallback",
+        default="",
+        metavar="STEPS",
+        help="comma-separated steps while a list is short: same_section, any, "
+        "relax_time, latest (default: none, return fewer)",
+    )
 
     related = sub.add_parser("related", help="print the related list of one article")
     related.add_argument("id", help="article id")
     related.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
     related.add_argument("--k", type=int, default=None)
-    related.add_argument("--format", choices=("text", "json"), default="text")
+    related.add_argument("--format", choices=("text", "json", "html"), default="text")
+    related.add_argument(
+        "--explain", action="store_true", help="show the shared terms behind each score"
+    )
 
     pre = sub.add_parser("precompute", help="write every article's related list (JSON Lines)")
     pre.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
@@ -67,6 +152,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--k", type=int, default=4)
     demo.add_argument("--articles", type=int, default=3, help="how many boxes to show")
     return parser
+
+
+def _optional_float(text: str) -> float | None:
+    if text.strip().lower() in ("none", "off", ""):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        msg = f"expected a number or 'none', got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _df(text: str) -> int | float:
@@ -94,7 +189,20 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         max_df=args.max_df,
         on_invalid=on_invalid,
         on_duplicate="keep_last" if args.keep_last else "raise",
-    ).fit(rows)
+        max_age=args.max_age,
+        recency_half_life=args.half_life,
+        allow_newer=not args.no_newer,
+        duplicate_threshold=args.duplicate_threshold,
+        diversity=args.diversity,
+        max_per_section=args.max_per_section,
+        exclude_ids=tuple(args.exclude_id),
+        exclude_sections=tuple(args.exclude_section),
+        tag_weight=args.tag_weight,
+        fallback=tuple(step.strip() for step in args.fallback.split(",") if step.strip()),
+    )
+    if model_ids_are_int(rows):
+        model.set_params(exclude_ids=tuple(_as_int(i) for i in args.exclude_id))
+    model.fit(rows)
     model.save(args.model)
     seconds = time.perf_counter() - start
     print(
@@ -104,6 +212,22 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     return EXIT_OK
+
+
+def model_ids_are_int(rows: list[dict]) -> bool:
+    """Whether a corpus uses int ids (JSON Lines can; CSV never does)."""
+    return (
+        bool(rows)
+        and isinstance(rows[0].get("id"), int)
+        and not isinstance(rows[0].get("id"), bool)
+    )
+
+
+def _as_int(raw: str) -> int | str:
+    try:
+        return int(raw)
+    except ValueError:
+        return raw
 
 
 def _coerce_id(model: Any, raw: str) -> str | int:
@@ -124,6 +248,11 @@ def _print_box(out: TextIO, title: str, related: list, heading: str) -> None:
         section = f"  [{r.section}]" if r.section else ""
         print(f"{rank:>3}. {r.score:.3f}  {r.title}{section}{when}", file=out)
         print(f"          {r.snippet}", file=out)
+        if r.explanation is not None:
+            top = ", ".join(
+                f"{t.term} ({t.field}) {t.contribution:.3f}" for t in r.explanation.terms[:6]
+            )
+            print(f"          why: {top}", file=out)
     print(file=out)
 
 
@@ -132,10 +261,14 @@ def _cmd_related(args: argparse.Namespace, out: TextIO) -> int:
 
     model = RelatedArticles.load(args.model)
     article_id = _coerce_id(model, args.id)
-    related = model.related(article_id, k=args.k)
+    related = model.related(article_id, k=args.k, explain=args.explain)
     if args.format == "json":
         payload = {"id": article_id, "related": [r.to_dict() for r in related]}
         print(json.dumps(payload, ensure_ascii=False, indent=2), file=out)
+    elif args.format == "html":
+        from .render import render_html
+
+        print(render_html(related), file=out, end="")
     else:
         title = model.titles_[model._row(article_id)]
         _print_box(out, title, related, f"Related to {article_id}")
@@ -184,8 +317,9 @@ _COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
-         err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """Run the command line; return the exit code (the console script exits with it)."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -210,8 +344,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
             _error(err, "interrupted", debug)
             code = 130
         except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
-            _error(err, f"unexpected {type(exc).__name__}: {exc} "
-                   "(set RELATEDNESS_DEBUG=1 for a traceback)", debug)
+            _error(
+                err,
+                f"unexpected {type(exc).__name__}: {exc} (set RELATEDNESS_DEBUG=1 for a traceback)",
+                debug,
+            )
             code = EXIT_UNEXPECTED
     for warning in caught:
         print(f"relatedness: warning: {warning.message}", file=err)

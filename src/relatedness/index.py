@@ -116,7 +116,8 @@ class SimilarityIndex:
         self.section_codes = np.asarray(section_codes, dtype=np.int64)
         self.tiebreak = np.asarray(tiebreak, dtype=np.int64)
         self.working_memory = working_memory
-        self.times = times
+        n = len(self.section_codes)
+        self.times: np.ndarray = np.full(n, np.nan) if times is None else np.asarray(times, float)
         self.tags = tags
         n_sections = int(self.section_codes.max()) + 1 if len(self.section_codes) else 0
         order = np.argsort(self.section_codes, kind="stable")
@@ -152,7 +153,7 @@ class SimilarityIndex:
         if rules is None:
             return None
         times = None
-        if self.times is not None and rules.times is not None:
+        if rules.times is not None:
             times = self.times if candidate_rows is None else self.times[candidate_rows]
         tags_t = None
         if rules.tag_weight and self.tags is not None and rules.tags is not None:

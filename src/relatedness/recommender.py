@@ -23,7 +23,6 @@ from ._validation import NONE, Constraint, check_k, check_params, interval, one_
 from .articles import Article, Rejected, as_datetime, check_articles
 from .exceptions import (
     InvalidArticleError,
-    InvalidParameterError,
     NotFittedError,
     UnknownArticleError,
 )
@@ -123,8 +122,10 @@ _CONSTRAINTS.update(
         "exclude_ids": [Constraint(_is_id_list, "a list of article ids")],
         "exclude_sections": [
             Constraint(
-                lambda v: isinstance(v, list | tuple | set | frozenset)
-                and all(isinstance(x, str) for x in v),
+                lambda v: (
+                    isinstance(v, list | tuple | set | frozenset)
+                    and all(isinstance(x, str) for x in v)
+                ),
                 "a list of section names",
             )
         ],
@@ -618,8 +619,21 @@ class RelatedArticles(BaseEstimator):
             short = [i for i in range(m) if len(held[i]) + len(chosen[i][0]) < k]
             if not short:
                 break
-            self._fill(step, short, queries, self_rows, codes, sections, times, tags, k,
-                       allowed, exclude_rows, held, chosen)
+            self._fill(
+                step,
+                short,
+                queries,
+                self_rows,
+                codes,
+                sections,
+                times,
+                tags,
+                k,
+                allowed,
+                exclude_rows,
+                held,
+                chosen,
+            )
 
         out: list[list[Related]] = []
         for i in range(m):
@@ -630,16 +644,21 @@ class RelatedArticles(BaseEstimator):
             pins = held[i]
             query_tags = None if tags is None else tags[i]
             pin_scores = [
-                self.explain_rows(queries[i], times[i], sections[i], query_tags, r,
-                                  terms=False).score
+                self.explain_rows(
+                    queries[i], times[i], sections[i], query_tags, r, terms=False
+                ).score
                 for r in pins
             ]
             results = self._results(pins, pin_scores, pinned=True)
             results += self._results(rows, scores)
             if explain:
                 results = [
-                    _with_explanation(r, self.explain_rows(queries[i], times[i], sections[i],
-                                                           query_tags, self._row_of[r.id]))
+                    _with_explanation(
+                        r,
+                        self.explain_rows(
+                            queries[i], times[i], sections[i], query_tags, self._row_of[r.id]
+                        ),
+                    )
                     for r in results
                 ]
             out.append(results[:k])
@@ -669,7 +688,12 @@ class RelatedArticles(BaseEstimator):
         pool = (3 * k + 10) if post_pass else k
         while pending.size:
             found = self.index_.query(
-                queries[pending], self_rows[pending], codes[pending], pool, policy, allowed,
+                queries[pending],
+                self_rows[pending],
+                codes[pending],
+                pool,
+                policy,
+                allowed,
                 rules.take(pending),
             )
             again = []
@@ -678,7 +702,9 @@ class RelatedArticles(BaseEstimator):
                     chosen[i] = (rows.tolist()[: need[i]], scores.tolist()[: need[i]])
                     continue
                 picked = _policies.select(
-                    rows, scores, need[i],
+                    rows,
+                    scores,
+                    need[i],
                     similarity=self._similarity,
                     duplicate_threshold=self.duplicate_threshold,
                     max_per_section=self.max_per_section,
@@ -713,14 +739,14 @@ class RelatedArticles(BaseEstimator):
         """One fallback step for the lists still shorter than ``k`` (updates ``chosen``)."""
         idx = np.array(short, dtype=np.int64)
         keep = [
-            np.concatenate([exclude_rows[i], np.array(chosen[i][0], dtype=np.int64)])
-            for i in short
+            np.concatenate([exclude_rows[i], np.array(chosen[i][0], dtype=np.int64)]) for i in short
         ]
         holds = [held[i] + chosen[i][0] for i in short]
         if step == "latest":
             for i, hold, excluded in zip(short, holds, keep, strict=True):
-                extra = self._latest(int(self_rows[i]), int(codes[i]), excluded, k - len(hold),
-                                     allowed)
+                extra = self._latest(
+                    int(self_rows[i]), int(codes[i]), excluded, k - len(hold), allowed
+                )
                 chosen[i] = (chosen[i][0] + extra, chosen[i][1] + [0.0] * len(extra))
             return
         relax = step == "relax_time"
@@ -783,8 +809,16 @@ class RelatedArticles(BaseEstimator):
         sections, times, tags = self._query_arrays(rows)
         codes = self.index_.section_codes[rows]
         return self._lists(
-            self.index_.matrix[rows], rows, codes, sections, times, tags, k,
-            policy=self.section_policy, extra_exclude=extra_exclude, explain=explain,
+            self.index_.matrix[rows],
+            rows,
+            codes,
+            sections,
+            times,
+            tags,
+            k,
+            policy=self.section_policy,
+            extra_exclude=extra_exclude,
+            explain=explain,
         )
 
     def related(
@@ -910,8 +944,15 @@ class RelatedArticles(BaseEstimator):
             # "same" against another section's group: the engine leaves the article's own
             # row out only where it is a candidate, so this is that section's best stories.
             lst = self._lists(
-                self.index_.matrix[[row]], np.array([row]), np.array([code]), sections, times,
-                tags, k_per_section, policy="same", editorial=False,
+                self.index_.matrix[[row]],
+                np.array([row]),
+                np.array([code]),
+                sections,
+                times,
+                tags,
+                k_per_section,
+                policy="same",
+                editorial=False,
             )[0]
             if lst:
                 groups[name] = lst
@@ -954,9 +995,7 @@ class RelatedArticles(BaseEstimator):
         self._check_fitted()
         k = self._k(k)
         if not isinstance(article, str | Mapping | Article):
-            msg = (
-                f"related_to takes a str, a dict or an Article, got a {type(article).__name__}."
-            )
+            msg = f"related_to takes a str, a dict or an Article, got a {type(article).__name__}."
             raise InvalidArticleError(msg)
         title, body, tags = document_fields(article)
         for name, value in (("title", title), ("body", body)):
@@ -986,9 +1025,16 @@ class RelatedArticles(BaseEstimator):
             code = self._section_code.get(section, -1)
         tag_matrix, _ = _policies.tag_rows([list(tags)], self._tag_vocabulary)
         return self._lists(
-            query, np.array([self_row]), np.array([code]), [section or ""],
-            _policies.days_since_epoch([published]), tag_matrix, k, policy=policy,
-            extra_exclude=self._call_exclusions(exclude), explain=explain,
+            query,
+            np.array([self_row]),
+            np.array([code]),
+            [section or ""],
+            _policies.days_since_epoch([published]),
+            tag_matrix,
+            k,
+            policy=policy,
+            extra_exclude=self._call_exclusions(exclude),
+            explain=explain,
         )[0]
 
     # ------------------------------------------------------------------------------- explain
@@ -1052,11 +1098,11 @@ class RelatedArticles(BaseEstimator):
                 body = max(0.0, total - known) if "body" not in parts else None
                 for field_name, part in split.items():
                     if part:
-                        contributions.append(TermContribution(names[col], field_name,
-                                                              value * part / total))
+                        contributions.append(
+                            TermContribution(names[col], field_name, value * part / total)
+                        )
                 if body:
-                    contributions.append(TermContribution(names[col], "body",
-                                                          value * body / total))
+                    contributions.append(TermContribution(names[col], "body", value * body / total))
             contributions.sort(key=lambda t: (-t.contribution, t.term, t.field))
         return Explanation(score, cosine, decay, tag_bonus, tuple(contributions))
 
@@ -1069,8 +1115,11 @@ class RelatedArticles(BaseEstimator):
         doc = {"title": self.titles_[row], "body": "", "tags": "\n".join(self.tags_[row])}
         values = self.vectorizer_.field_values(doc)
         norm = self.norms_[row]
-        return {f: {c: v / norm for c, v in vals.items()} for f, vals in values.items()
-                if f != "body"}
+        return {
+            f: {c: float(v / norm) for c, v in vals.items()}
+            for f, vals in values.items()
+            if f != "body"
+        }
 
     def find_duplicates(self, threshold: float | None = None) -> list[list[ArticleId]]:
         """Groups of near-duplicate articles (syndicated copies, re-publishes) in the corpus.
@@ -1092,8 +1141,11 @@ class RelatedArticles(BaseEstimator):
         self._check_fitted()
         limit = self.duplicate_threshold if threshold is None else threshold
         limit = 0.8 if limit is None else float(limit)
-        check_params("find_duplicates", {"threshold": limit},
-                     {"threshold": [interval("real", 0, 1, closed="right")]})
+        check_params(
+            "find_duplicates",
+            {"threshold": limit},
+            {"threshold": [interval("real", 0, 1, closed="right")]},
+        )
         parent = list(range(self.n_articles_))
 
         def find(a: int) -> int:
@@ -1109,8 +1161,9 @@ class RelatedArticles(BaseEstimator):
         for start in range(0, self.n_articles_, step):
             block = sp.coo_matrix(matrix[start : start + step] @ matrix_t)
             hit = (block.data >= limit) & (block.row + start != block.col)
-            for r, c in zip((block.row[hit] + start).tolist(), block.col[hit].tolist(),
-                            strict=True):
+            for r, c in zip(
+                (block.row[hit] + start).tolist(), block.col[hit].tolist(), strict=True
+            ):
                 ra, rb = find(r), find(c)
                 if ra != rb:
                     parent[max(ra, rb)] = min(ra, rb)
@@ -1122,8 +1175,9 @@ class RelatedArticles(BaseEstimator):
         def canonical(r: int) -> tuple:
             return (np.isnan(times[r]), 0.0 if np.isnan(times[r]) else times[r], self.ids_[r])
 
-        out = [[self.ids_[r] for r in sorted(g, key=canonical)] for g in groups.values()
-               if len(g) > 1]
+        out = [
+            [self.ids_[r] for r in sorted(g, key=canonical)] for g in groups.values() if len(g) > 1
+        ]
         return sorted(out, key=lambda g: g[0])
 
     # ------------------------------------------------------------------------------- files
