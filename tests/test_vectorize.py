@@ -142,3 +142,44 @@ def test_analyzer_pickles_without_its_memo():
     a("running runners")
     b = pickle.loads(pickle.dumps(a))
     assert b._cache == {} and b("running runners") == a("running runners")
+
+
+# ---------------------------------------------------------------- the fast counting path
+
+
+@pytest.mark.parametrize("params", [
+    {}, {"stem": False}, {"stop_words": None}, {"language": "french"},
+    {"fields": {"title": 2.0, "body": 1.0, "tags": 0.5}},
+])
+def test_fast_counting_equals_stemming_every_token(rng, params):
+    """Issue 3: stem each distinct token once and merge columns == the straightforward path."""
+    rows = random_corpus(rng, 120)
+    for r in rows:
+        r["tags"] = ["Budget Talks", "cars"] if r["body"] else []
+    v = vec(**params).fit(rows)
+    cleaned = [v.clean_document(r) for r in rows]
+    fast, fast_vocab = v._count(cleaned, None)
+    plain, plain_vocab = v._count_plain(cleaned, None)
+    assert set(fast_vocab) == set(plain_vocab)
+    order = sorted(plain_vocab)
+    for field in fast:
+        a = fast[field][:, [fast_vocab[t] for t in order]]
+        b = plain[field][:, [plain_vocab[t] for t in order]]
+        assert (a != b).nnz == 0
+    # and with a fixed vocabulary (transform)
+    X = v.transform(rows)
+    fixed, _ = v._count_plain(cleaned, v.vocabulary_)
+    assert (v._weigh(fixed, v.idf_) != X).nnz == 0
+
+
+def test_parallel_vectorizing_is_identical_to_serial(monkeypatch, rng):
+    """Issue 3: any n_jobs and chunking gives bit-identical rows."""
+    import relatedness.vectorize as vectorize_module
+
+    monkeypatch.setattr(vectorize_module, "PARALLEL_MIN_DOCS", 10)
+    rows = random_corpus(rng, 200)
+    serial = vec(n_jobs=1).fit(rows)
+    parallel = vec(n_jobs=2).fit(rows)
+    assert serial.vocabulary_ == parallel.vocabulary_
+    assert np.array_equal(serial.idf_, parallel.idf_)
+    assert (serial.transform(rows) != parallel.transform(rows)).nnz == 0

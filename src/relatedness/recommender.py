@@ -49,6 +49,7 @@ _VECTORIZER_PARAMS = (
     "boilerplate",
     "boilerplate_patterns",
     "boilerplate_min_share",
+    "n_jobs",
 )
 
 _CONSTRAINTS: dict[str, list[Constraint]] = {
@@ -224,6 +225,9 @@ class RelatedArticles(BaseEstimator):
     tag_weight : float, default 0.0
         Bonus per shared tag: ``tag_weight * cosine(tag sets)`` is added to the score of a
         story that is already related (on top of the tags field).
+    n_jobs : int or None, default None
+        Worker processes for cleaning and vectorizing large corpora (joblib semantics:
+        ``-1`` all cores). Results are identical for every value.
 
     Attributes
     ----------
@@ -295,6 +299,7 @@ class RelatedArticles(BaseEstimator):
         blocked_pairs: Sequence[tuple[ArticleId, ArticleId]] = (),
         fallback: Sequence[str] = (),
         tag_weight: float = 0.0,
+        n_jobs: int | None = None,
     ) -> None:
         self.k = k
         self.section_policy = section_policy
@@ -327,6 +332,7 @@ class RelatedArticles(BaseEstimator):
         self.blocked_pairs = blocked_pairs
         self.fallback = fallback
         self.tag_weight = tag_weight
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------------------- fit
 

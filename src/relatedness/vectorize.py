@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import text as _text
 from ._validation import NONE, Constraint, check_params, interval, one_of, type_of
-from .analysis import LANGUAGES, Analyzer
+from .analysis import LANGUAGES, Analyzer, tokenize
 from .articles import Article
 from .exceptions import EmptyCorpusError, InvalidParameterError
 
@@ -107,7 +107,55 @@ _CONSTRAINTS: dict[str, list[Constraint]] = {
         Constraint(_is_patterns, "a list of regular expressions (str or re.Pattern) that compile")
     ],
     "boilerplate_min_share": [NONE, interval("real", 0, 1, closed="right")],
+    "n_jobs": [NONE, interval("int", -1, -1), interval("int", 1, None)],
 }
+
+
+#: Below this many documents the joblib start-up costs more than it saves.
+PARALLEL_MIN_DOCS = 2000
+
+
+def _count_raw_chunk(
+    texts: Mapping[str, Sequence[str]], stop: frozenset[str]
+) -> tuple[list[str], dict[str, sp.csr_matrix]]:
+    """Count raw (unstemmed) tokens per field for one chunk of documents.
+
+    Returns the chunk's own vocabulary (tokens in first-seen order) and, per field, a CSR
+    count matrix over it. Stemming happens later, once per distinct token of the corpus.
+    """
+    vocab: dict[str, int] = {}
+    raw: dict[str, tuple[list[int], list[int]]] = {}
+    for name, docs in texts.items():
+        indptr = [0]
+        indices: list[int] = []
+        for text in docs:
+            indices.extend(vocab.setdefault(t, len(vocab)) for t in tokenize(text) if t not in stop)
+            indptr.append(len(indices))
+        raw[name] = (indptr, indices)
+    counts: dict[str, sp.csr_matrix] = {}
+    for name, (indptr, indices) in raw.items():
+        matrix = sp.csr_matrix(
+            (
+                np.ones(len(indices), dtype=np.float64),
+                np.asarray(indices, dtype=np.int64),
+                np.asarray(indptr, dtype=np.int64),
+            ),
+            shape=(len(indptr) - 1, len(vocab)),
+        )
+        matrix.sum_duplicates()
+        counts[name] = matrix
+    return list(vocab), counts
+
+
+def _stem_chunk(tokens: Sequence[str], language: str) -> list[str]:
+    from nltk.stem.snowball import SnowballStemmer
+
+    stem = SnowballStemmer(language).stem
+    return [stem(t) for t in tokens]
+
+
+def _clean_chunk(vectorizer: FieldTfidfVectorizer, docs: Sequence[Any]) -> list[dict[str, str]]:
+    return [vectorizer.clean_document(d, learned=False) for d in docs]
 
 
 def document_fields(doc: Any) -> tuple[str, str, Sequence[str]]:
@@ -154,6 +202,10 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
     boilerplate_min_share : float or None, default 0.05
         The corpus rule: a line found in more than this share of the (distinct) articles, and
         in at least 3, is boilerplate. ``None`` turns the rule off.
+    n_jobs : int or None, default None
+        Worker processes for cleaning, counting and stemming (joblib; ``-1``: all cores,
+        ``None``: 1 unless a ``joblib.parallel_config`` says otherwise). Used only for corpora
+        of at least 2,000 articles; the output is identical for every value.
 
     Attributes
     ----------
@@ -188,6 +240,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         boilerplate: bool = True,
         boilerplate_patterns: Sequence[Any] = (),
         boilerplate_min_share: float | None = 0.05,
+        n_jobs: int | None = None,
     ) -> None:
         self.fields = fields
         self.language = language
@@ -201,6 +254,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self.boilerplate = boilerplate
         self.boilerplate_patterns = boilerplate_patterns
         self.boilerplate_min_share = boilerplate_min_share
+        self.n_jobs = n_jobs
 
     # ---------------------------------------------------------------- parameters and helpers
 
@@ -246,10 +300,109 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- counting
 
+    def _parallel(self, function: Any, arguments: Sequence[tuple], n_docs: int) -> list:
+        """Run ``function(*args)`` for each argument tuple, in joblib workers when it pays."""
+        if n_docs < PARALLEL_MIN_DOCS or self.n_jobs == 1 or len(arguments) < 2:
+            return [function(*a) for a in arguments]
+        from joblib import Parallel, delayed
+
+        return Parallel(n_jobs=self.n_jobs)(delayed(function)(*a) for a in arguments)
+
+    def _chunks(self, n: int) -> list[tuple[int, int]]:
+        from joblib import effective_n_jobs
+
+        workers = 1 if n < PARALLEL_MIN_DOCS else max(1, effective_n_jobs(self.n_jobs))
+        parts = max(1, min(n, workers * 4))  # several per worker, for balance
+        bounds = np.linspace(0, n, parts + 1).astype(int)
+        return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+    def _clean_all(self, docs: Sequence[Any]) -> list[dict[str, str]]:
+        chunks = self._chunks(len(docs))
+        parts = self._parallel(_clean_chunk, [(self, docs[a:b]) for a, b in chunks], len(docs))
+        return [c for part in parts for c in part]
+
     def _count(
         self, cleaned: Sequence[Mapping[str, str]], vocabulary: dict[str, int] | None
     ) -> tuple[dict[str, sp.csr_matrix], dict[str, int]]:
-        """Per-field term-count matrices. With ``vocabulary=None`` a new one is grown."""
+        """Per-field term-count matrices. With ``vocabulary=None`` a new one is grown.
+
+        Unigrams take the fast path: count raw tokens (in parallel chunks), stem each
+        distinct token once, then merge the columns of tokens that share a stem. The counts
+        are integers, so the result is identical to stemming every token (tested).
+        """
+        if self.ngram_range[1] > 1:
+            return self._count_plain(cleaned, vocabulary)
+        weights = self._field_weights()
+        analyzer = self._analyzer()
+        chunks = self._chunks(len(cleaned))
+        arguments = [
+            ({f: [cleaned[i][f] for i in range(a, b)] for f in weights}, analyzer._stop)
+            for a, b in chunks
+        ]
+        results = self._parallel(_count_raw_chunk, arguments, len(cleaned))
+        raw_index: dict[str, int] = {}
+        pieces: dict[str, list[tuple[sp.csr_matrix, np.ndarray]]] = {f: [] for f in weights}
+        for local_vocab, counts in results:
+            remap = np.fromiter(
+                (raw_index.setdefault(t, len(raw_index)) for t in local_vocab),
+                dtype=np.int64,
+                count=len(local_vocab),
+            )
+            for name, matrix in counts.items():
+                pieces[name].append((matrix, remap))
+        raw_tokens = list(raw_index)
+        stems = self._stem_all(raw_tokens, analyzer, len(cleaned))
+        vocab: dict[str, int] = {} if vocabulary is None else vocabulary
+        if vocabulary is None:
+            columns = np.array([vocab.setdefault(t, len(vocab)) for t in stems], dtype=np.int64)
+        else:
+            columns = np.array([vocab.get(t, -1) for t in stems], dtype=np.int64)
+        known = columns >= 0
+        merge = sp.csr_matrix(
+            (np.ones(int(known.sum())), (np.flatnonzero(known), columns[known])),
+            shape=(len(raw_tokens), len(vocab)),
+        )
+        out: dict[str, sp.csr_matrix] = {}
+        for name, parts in pieces.items():
+            blocks = [
+                sp.csr_matrix(
+                    (m.data, remap[m.indices], m.indptr), shape=(m.shape[0], len(raw_tokens))
+                )
+                for m, remap in parts
+            ]
+            stacked = (
+                sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, len(raw_tokens)))
+            )
+            merged = sp.csr_matrix(stacked @ merge)
+            merged.sum_duplicates()
+            out[name] = merged
+        return out, vocab
+
+    def _stem_all(self, tokens: Sequence[str], analyzer: Analyzer, n_docs: int) -> list[str]:
+        """The stem of each distinct token, computed once (in parallel for large corpora)."""
+        if not self.stem:
+            return list(tokens)
+        if n_docs >= PARALLEL_MIN_DOCS and self.n_jobs != 1 and len(tokens) > 10_000:
+            bounds = np.linspace(0, len(tokens), 5).astype(int)
+            parts = self._parallel(
+                _stem_chunk,
+                [
+                    (tokens[a:b], self.language)
+                    for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+                ],
+                n_docs,
+            )
+            return [t for part in parts for t in part]
+        return [analyzer._stem(t) for t in tokens]
+
+    def _count_plain(
+        self, cleaned: Sequence[Mapping[str, str]], vocabulary: dict[str, int] | None
+    ) -> tuple[dict[str, sp.csr_matrix], dict[str, int]]:
+        """The straightforward counting: analyse (stem) every token of every document.
+
+        Used for n-grams (they are built from the stemmed sequence) and as the reference the
+        fast path is tested against.
+        """
         analyzer = self._analyzer()
         growing = vocabulary is None
         vocab: dict[str, int] = {} if vocabulary is None else vocabulary
@@ -328,7 +481,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             raise EmptyCorpusError(msg)
         for attr in ("boilerplate_lines_",):
             self.__dict__.pop(attr, None)
-        cleaned = [self.clean_document(d, learned=False) for d in docs]
+        cleaned = self._clean_all(docs)
         if self.boilerplate_min_share is None:
             lines: frozenset[str] = frozenset()
         else:
