@@ -50,6 +50,14 @@ def brute_force(index: SimilarityIndex, k: int, policy: str, allowed=None):
     return out
 
 
+@pytest.fixture(params=["kernels", "scipy"])
+def engine(request):
+    """Run a test through the compiled path and through the scipy path."""
+    if request.param == "kernels":
+        pytest.importorskip("numba")
+    return request.param == "kernels"
+
+
 def fit_quietly(rows, **params) -> RelatedArticles:
     """Fit with the duplicate policy off: these tests pin the raw engine on identical rows."""
     params = {"min_df": 1, "duplicate_threshold": None, **params}
@@ -61,9 +69,10 @@ def fit_quietly(rows, **params) -> RelatedArticles:
 @pytest.mark.parametrize("policy", ["same", "any", "prefer"])
 @pytest.mark.parametrize("working_memory", [1e-9, 0.001, 0.01, 256])
 @pytest.mark.parametrize("k", [1, 3, 50])
-def test_index_equals_brute_force_for_every_block_size(rng, policy, working_memory, k):
+def test_index_equals_brute_force_for_every_block_size(rng, policy, working_memory, k, engine):
     model = fit_quietly(random_corpus(rng, 60), section_policy=policy)
     index = model.index_
+    index.use_kernels = engine
     index.working_memory = working_memory
     index._transposed.clear()
     rows = np.arange(index.n_articles)
@@ -80,10 +89,11 @@ def test_block_rows_for_covers_one_row_to_all():
 
 
 @pytest.mark.parametrize("policy", ["same", "any", "prefer"])
-def test_allowed_mask_is_applied_before_topk(rng, policy):
+def test_allowed_mask_is_applied_before_topk(rng, policy, engine):
     """A filter never starves a list: excluded candidates are replaced by the next ones."""
     model = fit_quietly(random_corpus(rng, 50), section_policy=policy)
     index = model.index_
+    index.use_kernels = engine
     allowed = rng.random(index.n_articles) < 0.6
     rows = np.arange(index.n_articles)
     got = index.query(index.matrix, rows, index.section_codes, 4, policy, allowed)
@@ -133,6 +143,7 @@ def test_property_engine_matches_oracle(seed, n, k, policy, memory):
         rows[0]["body"] = "storm"
     model = fit_quietly(rows, section_policy=policy)
     index = model.index_
+    index.use_kernels = bool(seed % 2)  # both engines, chosen by the drawn seed
     index.working_memory = memory
     all_rows = np.arange(index.n_articles)
     got = index.query(index.matrix, all_rows, index.section_codes, k, policy)
@@ -148,3 +159,36 @@ def test_property_engine_matches_oracle(seed, n, k, policy, memory):
             assert np.all(np.diff(g_scores[part]) <= 0)
         if policy == "prefer":
             assert not np.any(np.diff(same.astype(int)) > 0), "an other-section story came first"
+
+
+REMOVAL_RULES = [
+    {"duplicate_threshold": 0.5},
+    {"max_age": 1.0},
+    {"allow_newer": False},
+    {"max_age": 1.0, "allow_newer": False, "duplicate_threshold": 0.9},
+    {"blocked_pairs": [("a001", "a002"), ("a003", "a010")]},
+]
+
+
+@pytest.mark.parametrize("params", REMOVAL_RULES)
+@pytest.mark.parametrize("policy", ["same", "any", "prefer"])
+def test_compiled_path_equals_scipy_path_under_removal_rules(rng, params, policy):
+    """The compiled path filters a ranked pool; the scipy path zeroes the dense block."""
+    pytest.importorskip("numba")
+    rows = random_corpus(rng, 80)
+    fast = fit_quietly(rows, section_policy=policy, k=4, **params)
+    slow = fit_quietly(rows, section_policy=policy, k=4, **params)
+    fast.index_.use_kernels, slow.index_.use_kernels = True, False
+    assert fast.related_many(fast.ids_) == slow.related_many(slow.ids_)
+
+
+def test_pool_grows_when_copies_fill_it(engine):
+    """Regression guard: 40 copies of a story fill any first pool; the list still fills up."""
+    rows = [{"id": f"copy{i:02d}", "body": "storm snow roads closed north"} for i in range(40)]
+    words = ["helicopter", "volunteers", "village", "farmers", "hospital"]
+    rows += [{"id": f"other{i}", "body": f"storm snow rescue {w} team"} for i, w in enumerate(words)]
+    model = fit_quietly(rows, k=3, duplicate_threshold=0.99)
+    model.index_.use_kernels = engine
+    got = [r.id for r in model.related("copy00")]
+    assert len(got) == 3
+    assert all(i.startswith("other") for i in got)

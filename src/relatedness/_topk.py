@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["BlockRules", "block_rows_for", "topk_block"]
+__all__ = ["BlockRules", "block_rows_for", "outside_window", "topk_block"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,23 @@ class BlockRules:
         )
 
 
+def outside_window(
+    gap: np.ndarray, max_age: np.ndarray | float | None, allow_newer: bool
+) -> np.ndarray:
+    """Which age gaps (query time minus candidate time, days; NaN = undated) the window drops.
+
+    The one definition of the hard time rules, used on dense blocks here and on ranked pools
+    by the compiled path in ``index.py``.
+    """
+    dated = ~np.isnan(gap)
+    drop = np.zeros(gap.shape, dtype=bool)
+    if max_age is not None:
+        drop |= dated & (gap > max_age)
+    if not allow_newer:
+        drop |= dated & (gap < 0)
+    return drop
+
+
 def block_rows_for(n_candidates: int, working_memory_mib: float) -> int:
     """How many query rows fit a dense score block in ``working_memory_mib`` MiB.
 
@@ -80,10 +97,8 @@ def _apply_rules(block: np.ndarray, rules: BlockRules) -> np.ndarray:
         # gap > 0: the candidate is older than the query.
         gap = rules.query_times[:, None] - rules.candidate_times[None, :]
         dated = ~np.isnan(gap)
-        if rules.max_age is not None:
-            block[dated & (gap > rules.max_age[:, None])] = 0.0
-        if not rules.allow_newer:
-            block[dated & (gap < 0)] = 0.0
+        max_age = None if rules.max_age is None else rules.max_age[:, None]
+        block[outside_window(gap, max_age, rules.allow_newer)] = 0.0
         if rules.half_life is not None and np.isfinite(rules.half_life).any():
             decay = np.exp2(-np.abs(np.where(dated, gap, 0.0)) / rules.half_life[:, None])
             block *= decay

@@ -8,6 +8,7 @@ square of the archive. The arithmetic lives in :mod:`relatedness._topk`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -15,7 +16,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from ._topk import BlockRules, block_rows_for, topk_block
+from ._topk import BlockRules, block_rows_for, outside_window, topk_block
 
 __all__ = ["SECTION_POLICIES", "QueryRules", "SimilarityIndex", "tiebreak_ranks"]
 
@@ -128,6 +129,10 @@ class SimilarityIndex:
         for group in self.groups:
             self.position_in_group[group] = np.arange(len(group))
         self._transposed: dict[tuple[str, int], sp.csr_matrix] = {}
+        #: Threads of the compiled path (results do not depend on it).
+        self.n_threads = min(os.cpu_count() or 1, 8)
+        #: Use the compiled kernels when numba is installed (``None``: decide on first use).
+        self.use_kernels: bool | None = None
 
     @property
     def n_articles(self) -> int:
@@ -170,6 +175,114 @@ class SimilarityIndex:
             duplicate_threshold=rules.duplicate_threshold,
         )
 
+    def _kernels_ready(self, rules: QueryRules | None) -> bool:
+        """The compiled path serves rules that only remove candidates (exactly, see _run_fast).
+
+        Decay and the tag bonus change scores, so they take the dense scipy path.
+        """
+        if self.use_kernels is None:
+            from ._kernels import NUMBA_AVAILABLE
+
+            self.use_kernels = NUMBA_AVAILABLE
+        if not self.use_kernels:
+            return False
+        if rules is None:
+            return True
+        decays = (
+            rules.times is not None
+            and rules.half_life is not None
+            and bool(np.isfinite(rules.half_life).any())
+        )
+        bonus = bool(rules.tag_weight) and rules.tags is not None and self.tags is not None
+        return not decays and not bonus
+
+    def _inverted(self, section: int) -> sp.csr_matrix:
+        key = ("inverted", section)
+        cached = self._transposed.get(key)
+        if cached is None:
+            from ._kernels import inverted_index
+
+            rows = None if section < 0 else self.groups[section]
+            cached = inverted_index(self.matrix, rows)
+            self._transposed[key] = cached
+        return cached
+
+    def _run_fast(
+        self,
+        queries: sp.csr_matrix,
+        candidate_rows: np.ndarray | None,
+        section: int,
+        exclude: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        rules: QueryRules | None,
+    ) -> list[Result]:
+        """The compiled inverted-index path, exact under removal-only rules.
+
+        The kernel ranks by (score, tiebreak) over the allowed candidates; duplicates of the
+        query, the time window and per-query exclusions only *remove* candidates and never
+        reorder the rest, so the first ``k`` survivors of a ranked pool are the exact answer,
+        provided the pool was not cut short. A pool that was full and lost too many to the
+        filters is fetched again, four times larger, until it is not full or holds ``k``.
+        """
+        from ._kernels import topk_block_fast
+
+        inverted = self._inverted(section)
+        n_cand = inverted.shape[1]
+        tiebreak = self.tiebreak if candidate_rows is None else self.tiebreak[candidate_rows]
+        if allowed is not None and candidate_rows is not None:
+            allowed = allowed[candidate_rows]
+        global_of = np.arange(self.n_articles) if candidate_rows is None else candidate_rows
+        filters = rules is not None and (
+            rules.duplicate_threshold is not None
+            or rules.exclude_rows is not None
+            or (rules.times is not None and (rules.max_age is not None or not rules.allow_newer))
+        )
+        m = queries.shape[0]
+        results: list[Result | None] = [None] * m
+        pending = np.arange(m)
+        pool = min(n_cand, 2 * k + 10) if filters else k
+        while pending.size:
+            cols, scores = topk_block_fast(
+                queries[pending],
+                inverted,
+                pool,
+                exclude[pending],
+                tiebreak,
+                allowed,
+                n_jobs=self.n_threads,
+            )
+            again = []
+            for j, i in enumerate(pending.tolist()):
+                found = cols[j] >= 0
+                rows, vals = global_of[cols[j][found]], scores[j][found]
+                full = len(rows) >= pool and pool < n_cand
+                if filters and rules is not None:
+                    keep = self._survivors(rules, i, rows, vals)
+                    rows, vals = rows[keep], vals[keep]
+                if len(rows) < k and full:
+                    again.append(i)
+                    continue
+                results[i] = (rows[:k], vals[:k])
+            pending = np.array(again, dtype=np.int64)
+            pool = min(n_cand, pool * 4)
+        return [r for r in results if r is not None]
+
+    def _survivors(
+        self, rules: QueryRules, i: int, rows: np.ndarray, scores: np.ndarray
+    ) -> np.ndarray:
+        """Which pooled candidates of query ``i`` pass the removal-only rules."""
+        keep = np.ones(len(rows), dtype=bool)
+        if rules.duplicate_threshold is not None:
+            keep &= scores < rules.duplicate_threshold
+        if rules.exclude_rows is not None and len(rules.exclude_rows[i]):
+            keep &= ~np.isin(rows, rules.exclude_rows[i])
+        if rules.times is not None:
+            gap = rules.times[i] - self.times[rows]
+            max_age = None if rules.max_age is None else rules.max_age[i]
+            keep &= ~outside_window(gap, max_age, rules.allow_newer)
+        return keep
+
     def _run(
         self,
         queries: sp.csr_matrix,
@@ -181,6 +294,8 @@ class SimilarityIndex:
         rules: QueryRules | None,
     ) -> list[Result]:
         """Top-k of each query against one candidate set, block by block."""
+        if self._kernels_ready(rules):
+            return self._run_fast(queries, candidate_rows, section, exclude, k, allowed, rules)
         cand_t = self._cached_t("rows", section)
         n_cand = cand_t.shape[1]
         tiebreak = self.tiebreak if candidate_rows is None else self.tiebreak[candidate_rows]
