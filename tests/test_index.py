@@ -186,7 +186,8 @@ def test_pool_grows_when_copies_fill_it(engine):
     """Regression guard: 40 copies of a story fill any first pool; the list still fills up."""
     rows = [{"id": f"copy{i:02d}", "body": "storm snow roads closed north"} for i in range(40)]
     words = ["helicopter", "volunteers", "village", "farmers", "hospital"]
-    rows += [{"id": f"other{i}", "body": f"storm snow rescue {w} team"} for i, w in enumerate(words)]
+    rows += [{"id": f"other{i}", "body": f"storm snow rescue {w} team"}
+             for i, w in enumerate(words)]
     model = fit_quietly(rows, k=3, duplicate_threshold=0.99)
     model.index_.use_kernels = engine
     got = [r.id for r in model.related("copy00")]
