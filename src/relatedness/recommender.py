@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -508,6 +509,128 @@ class RelatedArticles(BaseEstimator):
             self.removed_.add(self.ids_[row])
             self._visible[row] = False
         return self
+
+    def add(self, articles: Iterable[Any]) -> UpdateReport:
+        """Index new articles with the fitted vocabulary and idf kept (no refit).
+
+        New articles are cleaned and vectorised exactly as at fit time (learned boilerplate
+        lines included), so their lists equal those of a full recompute with the same
+        vocabulary. Words the vocabulary does not know are ignored; the report says how many
+        and how far the idf has drifted, and ``needs_refit`` turns on past the thresholds.
+
+        Parameters
+        ----------
+        articles : iterable of dict or Article
+            Validated like :meth:`fit`; ids must be new and of the model's id type.
+
+        Returns
+        -------
+        UpdateReport
+            ``added`` ids, ``oov_rate`` (share of new tokens outside the vocabulary),
+            ``idf_drift`` (mean absolute change of idf over the vocabulary had the new
+            articles been counted), ``needs_refit`` (oov_rate > 0.2, idf_drift > 0.1 or the
+            archive grew by more than half since fit).
+
+        Raises
+        ------
+        DuplicateIdError
+            An id is already in the model (use :meth:`remove` first for a replacement).
+        InvalidArticleError
+            As in :meth:`fit`, or ids of another type than the model's.
+        """
+        self._check_fitted()
+        checked = check_articles(articles, on_invalid=self.on_invalid, on_duplicate="raise")
+        if not checked:
+            return UpdateReport([], 0.0, 0.0, False)
+        taken = [a.id for a in checked if a.id in self._row_of]
+        if taken:
+            from .exceptions import DuplicateIdError
+
+            msg = (
+                f"{len(taken)} ids are already in the model, e.g. {taken[:5]!r}; remove() them "
+                "first to replace a story."
+            )
+            raise DuplicateIdError(msg)
+        if self.ids_ and type(checked[0].id) is not type(self.ids_[0]):
+            msg = (
+                f"new ids are {type(checked[0].id).__name__} but the model's are "
+                f"{type(self.ids_[0]).__name__}; one corpus uses one id type."
+            )
+            raise InvalidArticleError(msg)
+        vec = self.vectorizer_
+        cleaned = [vec.clean_document(a) for a in checked]
+        rows = vec.transform_cleaned(cleaned)
+        norms: list[np.ndarray] = []
+        counts, _ = vec._count(cleaned, vec.vocabulary_)
+        vec._weigh(counts, vec.idf_, norms_out=norms)
+        oov_rate, drift = self._drift(cleaned, counts)
+        removed = sorted(self.removed_, key=self._row_of.__getitem__)
+        self._set_fitted(
+            vectorizer=vec,
+            matrix=sp.vstack([self.index_.matrix, rows], format="csr"),
+            norms=np.concatenate([self.norms_, norms[0]]),
+            ids=[*self.ids_, *(a.id for a in checked)],
+            titles=[*self.titles_, *(c["title"] for c in cleaned)],
+            sections=[*self.sections_, *(a.section for a in checked)],
+            published=[*self.published_, *(a.published for a in checked)],
+            urls=[*self.urls_, *(a.url for a in checked)],
+            snippets=[
+                *self.snippets_,
+                *(_text.make_snippet(c["body"], self.snippet_chars) for c in cleaned),
+            ],
+            tags=[*self.tags_, *(list(a.tags) for a in checked)],
+            removed=removed,
+        )
+        grown = self.n_articles_ > 1.5 * vec.n_documents_
+        needs_refit = oov_rate > 0.2 or drift > 0.1 or grown
+        return UpdateReport([a.id for a in checked], oov_rate, drift, needs_refit)
+
+    def affected(self, article_ids: Iterable[ArticleId]) -> list[ArticleId]:
+        """Articles whose lists may change when ``article_ids`` are added or removed.
+
+        The given articles themselves, plus every article that shares at least one term with
+        any of them (score > 0, the only way one can enter or leave a list). Recomputing the
+        lists of exactly these articles and keeping all others gives the same output as a full
+        recompute with the same vocabulary; ``relatedness update`` relies on it.
+
+        Returns
+        -------
+        list of ids
+            In fit order.
+        """
+        self._check_fitted()
+        rows = np.array([self._row(i) for i in article_ids], dtype=np.int64)
+        touched = np.zeros(self.n_articles_, dtype=bool)
+        touched[rows] = True
+        if len(rows):
+            matrix = sp.csr_matrix(self.index_.matrix, dtype=np.float64)
+            terms = np.unique(matrix[rows].indices)
+            # Any article holding one of those terms has a positive score with some of them.
+            touched |= np.asarray((matrix[:, terms] != 0).sum(axis=1)).ravel() > 0
+        return [self.ids_[r] for r in np.flatnonzero(touched)]
+
+    def _drift(
+        self, cleaned: Sequence[Mapping[str, str]], counts: Mapping[str, sp.csr_matrix]
+    ) -> tuple[float, float]:
+        """Out-of-vocabulary share of the new tokens, and the idf drift they would cause."""
+        vec = self.vectorizer_
+        analyzer = vec._analyzer()
+        total = known = 0
+        for doc in cleaned:
+            for field_name in vec._field_weights():
+                terms = analyzer(doc[field_name])
+                total += len(terms)
+                known += sum(t in vec.vocabulary_ for t in terms)
+        oov = 0.0 if total == 0 else 1.0 - known / total
+        # idf = ln((1 + n) / (1 + df)) + 1, so the fitted df is recoverable from idf.
+        n_old = vec.n_documents_
+        df_old = np.rint((1.0 + n_old) / np.exp(vec.idf_ - 1.0) - 1.0)
+        presence = sum(counts.values(), sp.csr_matrix((len(cleaned), len(vec.idf_))))
+        df_new = np.bincount(sp.csr_matrix(presence).indices, minlength=len(vec.idf_))
+        # Drift of this batch against the fitted corpus (the idf that stays in use).
+        n_all = n_old + len(cleaned)
+        idf_all = np.log((1.0 + n_all) / (1.0 + df_old + df_new)) + 1.0
+        return oov, float(np.mean(np.abs(idf_all - vec.idf_)))
 
     # ------------------------------------------------------------------------------- query
 
@@ -1271,6 +1394,16 @@ class RelatedArticles(BaseEstimator):
                 raise ValueError(msg)
             params["pinned"] = {key: list(items) for key, items in pinned}
         return params
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    """What :meth:`RelatedArticles.add` did and whether the model should be refitted."""
+
+    added: list[ArticleId]
+    oov_rate: float
+    idf_drift: float
+    needs_refit: bool
 
 
 def _with_explanation(result: Related, explanation: Explanation) -> Related:
