@@ -167,3 +167,13 @@ def test_max_df_written_as_a_share_stays_a_share(tmp_path, corpus):
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert manifest["params"]["max_df"] == 1.0 and isinstance(manifest["params"]["max_df"], float)
     assert manifest["params"]["min_df"] == 1 and isinstance(manifest["params"]["min_df"], int)
+
+
+def test_evaluate_command_table_and_json(corpus):
+    code, out, _ = run("evaluate", str(corpus), "--k", "3", "--baselines")
+    assert code == EXIT_OK
+    assert "P@3" in out and "sklearn TfidfVectorizer" in out
+    code, out, _ = run("evaluate", str(corpus), "--k", "3", "--format", "json")
+    payload = json.loads(out)
+    assert 0.0 <= payload["relatedness"]["precision_at_k"] <= 1.0
+    assert payload["relatedness"]["k"] == 3

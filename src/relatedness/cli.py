@@ -148,6 +148,18 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--out", type=Path, required=True, help="output file (.jsonl)")
     pre.add_argument("--k", type=int, default=None)
 
+    evaluate = sub.add_parser(
+        "evaluate", help="measure list quality on labelled articles (and the baselines)"
+    )
+    evaluate.add_argument("articles", help="articles file (.jsonl or .csv)")
+    evaluate.add_argument("--label", default="auto",
+                          help="label field used as relevance proxy: auto (labels, else "
+                          "section), section or labels (default: auto)")
+    evaluate.add_argument("--k", type=int, default=10)
+    evaluate.add_argument("--format", choices=("table", "json"), default="table")
+    evaluate.add_argument("--baselines", action="store_true",
+                          help="also score the scikit-learn TF-IDF and More-Like-This baselines")
+
     demo = sub.add_parser("demo", help="fit on the bundled Wikinews sample and show a few boxes")
     demo.add_argument("--k", type=int, default=4)
     demo.add_argument("--articles", type=int, default=3, help="how many boxes to show")
@@ -289,6 +301,32 @@ def _cmd_precompute(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    from . import evaluate as ev
+    from .articles import check_articles, load_articles
+    from .recommender import RelatedArticles
+
+    rows = load_articles(args.articles)
+    articles = check_articles(rows)
+    # Sections are never a ranking hint here: with "same" the label proxy would be trivial.
+    model = RelatedArticles(k=args.k, section_policy="any").fit(articles)
+    labels = ev.labels_from(rows, label=args.label)
+    result = ev.evaluate_model(model, articles, k=args.k, labels=labels)
+    results = {"relatedness": result}
+    if args.baselines:
+        for name, lists in (
+            ("sklearn TfidfVectorizer", ev.tfidf_baseline(articles, args.k)),
+            ("More-Like-This imitation", ev.mlt_baseline(articles, args.k)),
+        ):
+            results[name] = ev.evaluate_lists(lists, labels, args.k)
+    if args.format == "json":
+        print(json.dumps(results, indent=2, default=str), file=out)
+    else:
+        for name, values in results.items():
+            print(f"{name}\n{ev.format_table(values)}\n", file=out)
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from .datasets import SAMPLE_LICENSE, load_sample
     from .recommender import RelatedArticles
@@ -313,6 +351,7 @@ _COMMANDS = {
     "fit": _cmd_fit,
     "related": _cmd_related,
     "precompute": _cmd_precompute,
+    "evaluate": _cmd_evaluate,
     "demo": _cmd_demo,
 }
 

@@ -1,0 +1,1946 @@
+"""Offline evaluation of related-article lists: quality proxies, baselines and experiments.
+
+Everything here scores *lists*: a mapping from an article id to the ids of its related
+articles, best first (``{"a": ["b", "c"], "b": ["a"], "c": []}``). A fitted
+:class:`~relatedness.RelatedArticles`, the two baselines (:func:`tfidf_baseline`,
+:func:`mlt_baseline`) and the Rocchio experiment (:func:`rocchio_lists`) all produce that
+shape, so one set of metric functions scores them all.
+
+Metrics
+-------
+- **Label-proxy relevance** (:func:`evaluate_lists`): precision@k, MAP@k and nDCG@k where a
+  related article is relevant when it shares at least one label with the query article.
+  Labels are a separate mapping ``id -> set of labels`` (by default each article's ``labels``
+  key, else its ``section``: see :func:`labels_from`). They are *never* an input to the ranking
+  being evaluated.
+- **Twin recall** (:func:`twin_recall`): articles with an identical body (syndicated copies)
+  should list their twin first.
+- **Coverage**, **concentration** (:func:`coverage`, :func:`gini`) and the **empty-list share**:
+  does every story get shown somewhere, or do a few stories fill every box?
+- **Intra-list similarity** (:func:`intra_list_similarity`): mean pairwise cosine within a list
+  (high means a box of near-duplicates).
+- **Freshness** (:func:`freshness`): age gap between an article and its related ones.
+- **Section purity** (:func:`section_purity`), **stability** between two models
+  (:func:`overlap_at_k`) and **latency** of :meth:`~relatedness.RelatedArticles.related`
+  (:func:`latency`).
+
+Baselines and experiments
+-------------------------
+:func:`tfidf_baseline` (scikit-learn defaults + exact cosine), :func:`mlt_baseline` (an
+Elasticsearch More-Like-This imitation) and :func:`rocchio_lists` (pseudo-relevance feedback on
+a fitted model) return lists; :func:`evaluate_systems` / :func:`compare` score several systems
+with the same code. :func:`grid_search` and :func:`cross_validate` give k-fold numbers (tune on
+4/5 of the queries, score on the held-out 1/5); :func:`split_halves` makes a label-free task
+("find the other half") for corpora without labels.
+
+:func:`evaluate_model` is the one call the command line needs; :func:`format_table` prints its
+result. Functions return plain dicts (no pandas needed); :func:`compare` and
+:func:`grid_table` return pandas DataFrames and import pandas only when called.
+
+Undefined metrics are ``None`` (never NaN) in the dicts, so results serialise to JSON: label
+metrics on a corpus without labels or sections (such as the bundled sample), freshness without
+dates, twin recall without twins, section purity with fewer than two sections.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import itertools
+import math
+import random
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .articles import Article, as_datetime, check_articles
+
+if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
+    import pandas as pd
+
+    from .recommender import RelatedArticles
+
+__all__ = [
+    "METRIC_LABELS",
+    "age_gaps",
+    "appearance_counts",
+    "compare",
+    "corpus_profile",
+    "coverage",
+    "cross_validate",
+    "empty_share",
+    "evaluate_lists",
+    "evaluate_model",
+    "evaluate_systems",
+    "format_table",
+    "freshness",
+    "gini",
+    "grid_search",
+    "grid_table",
+    "intra_list_similarity",
+    "kfold_ids",
+    "labels_from",
+    "latency",
+    "mlt_baseline",
+    "model_for",
+    "model_lists",
+    "overlap_at_k",
+    "precision_curve",
+    "render_box",
+    "rocchio_lists",
+    "section_purity",
+    "split_halves",
+    "subsample",
+    "tfidf_baseline",
+    "twin_groups",
+    "twin_recall",
+]
+
+ArticleId = str | int
+Lists = Mapping[Any, Sequence[Any]]
+System = Any  # a fitted RelatedArticles, a callable (articles, k=...) -> lists, or lists
+
+#: Display names of the result keys; ``{k}`` is filled in by :func:`format_table`.
+METRIC_LABELS: dict[str, str] = {
+    "k": "k",
+    "section_policy": "section policy",
+    "n_articles": "articles",
+    "n_queries": "labelled queries",
+    "precision_at_k": "P@{k}",
+    "map_at_k": "MAP@{k}",
+    "ndcg_at_k": "nDCG@{k}",
+    "n_twins": "articles with a twin",
+    "twin_recall": "twin recall",
+    "coverage": "coverage",
+    "gini": "Gini of appearances",
+    "empty_share": "empty-list share",
+    "intra_list_similarity": "intra-list similarity",
+    "section_purity": "section purity",
+    "median_age_gap_days": "median age gap (days)",
+    "mean_age_gap_days": "mean age gap (days)",
+    "latency_p50_ms": "related() p50 (ms)",
+    "latency_p99_ms": "related() p99 (ms)",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs: articles, labels, lists
+# --------------------------------------------------------------------------------------------
+
+
+def _records(articles: Any) -> list[dict[str, Any]]:
+    """Articles (dicts, :class:`Article` or a DataFrame) as plain dicts, keeping extra keys.
+
+    Extra keys matter here: ``labels`` is dropped by :func:`check_articles` (labels are never
+    for ranking), but evaluation needs it.
+    """
+    if hasattr(articles, "to_dict") and hasattr(articles, "columns"):
+        from .articles import FIELDS, from_dataframe
+
+        # The library's reader turns pandas' missing markers into None; other columns
+        # (labels) are copied over as they are.
+        rows = from_dataframe(articles)
+        raw = articles.to_dict(orient="records")
+        for row, full in zip(rows, raw, strict=True):
+            row.update({k: v for k, v in full.items() if k not in FIELDS})
+        return rows
+    out: list[dict[str, Any]] = []
+    for item in articles:
+        if isinstance(item, Article):
+            out.append(item.to_dict())
+        elif isinstance(item, Mapping):
+            out.append(dict(item))
+        else:
+            msg = f"an article must be a dict or an Article, got a {type(item).__name__}."
+            raise TypeError(msg)
+    return out
+
+
+def _validated(records: list[dict[str, Any]]) -> list[Article]:
+    """The articles as the library sees them (same checks as ``fit``: parsed dates etc.)."""
+    from .articles import FIELDS
+
+    return check_articles({k: v for k, v in r.items() if k in FIELDS} for r in records)
+
+
+def _as_label_set(value: Any) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, float) and math.isnan(value):  # a missing cell of a DataFrame
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset([value]) if value.strip() else frozenset()
+    if isinstance(value, Iterable):
+        return frozenset(str(v) for v in value if v is not None and str(v).strip())
+    return frozenset([str(value)])
+
+
+def labels_from(articles: Any, label: str = "auto") -> dict[ArticleId, frozenset[str]]:
+    """Return the evaluation labels of each article, ``id -> frozenset of labels``.
+
+    Parameters
+    ----------
+    articles : iterable of dict or Article, or a pandas DataFrame
+    label : str, default "auto"
+        The key holding the labels. ``"auto"``: the article's ``labels`` (a list) when it is
+        non-empty, else its ``section``. Any other name: that key. A str value is one label,
+        a list/tuple/set is several; ``None``, ``""`` and a missing key mean no label.
+
+    Returns
+    -------
+    dict
+        Every article id, with an empty frozenset for unlabelled articles (they are not
+        used as queries by :func:`evaluate_lists`).
+
+    Examples
+    --------
+    >>> labels_from([{"id": 1, "section": "sport"}, {"id": 2, "labels": ["a", "b"]},
+    ...              {"id": 3}]) == {1: {"sport"}, 2: {"a", "b"}, 3: set()}
+    True
+    """
+    out: dict[ArticleId, frozenset[str]] = {}
+    for record in _records(articles):
+        if label == "auto":
+            found = _as_label_set(record.get("labels"))
+            if not found:
+                found = _as_label_set(record.get("section"))
+        else:
+            found = _as_label_set(record.get(label))
+        out[record["id"]] = found
+    return out
+
+
+def _as_lists(lists: Lists) -> dict[ArticleId, list[ArticleId]]:
+    """Lists of ids; entries may also be :class:`~relatedness.Related` (their ``id`` is used)."""
+    out: dict[ArticleId, list[ArticleId]] = {}
+    for query, items in lists.items():
+        out[query] = [r.id if hasattr(r, "id") else r for r in items]
+    return out
+
+
+def model_lists(
+    model: RelatedArticles, ids: Iterable[ArticleId] | None = None, k: int | None = None
+) -> dict[ArticleId, list[ArticleId]]:
+    """Return a fitted model's related lists as ids, in one batched pass.
+
+    Parameters
+    ----------
+    model : RelatedArticles
+        Fitted.
+    ids : iterable of ids, optional
+        Default: every article of the model.
+    k : int, optional
+        Default: the model's ``k``.
+
+    Returns
+    -------
+    dict
+        ``id -> [related ids, best first]``.
+
+    Examples
+    --------
+    >>> from relatedness import RelatedArticles, load_sample
+    >>> model = RelatedArticles(k=3).fit(load_sample())
+    >>> lists = model_lists(model)
+    >>> len(lists) == len(model.ids_) and all(len(v) <= 3 for v in lists.values())
+    True
+    """
+    wanted = model.ids_ if ids is None else list(ids)
+    found = model.related_many(wanted, k)
+    return {q: [r.id for r in items] for q, items in found.items()}
+
+
+def subsample(articles: Any, n: int | None, seed: int = 0) -> list[Any]:
+    """Return ``n`` articles drawn at random (seeded), in their original order.
+
+    Corpora are often sorted by section, so the first ``n`` rows would be one section only.
+
+    Parameters
+    ----------
+    articles : sequence of dict or Article
+    n : int or None
+        ``None`` or ``n >= len(articles)`` returns every article.
+    seed : int, default 0
+
+    Returns
+    -------
+    list
+
+    Examples
+    --------
+    >>> subsample(list(range(10)), 3, seed=1)
+    [1, 2, 4]
+    """
+    items = list(articles)
+    if n is None or n >= len(items):
+        return items
+    keep = sorted(random.Random(seed).sample(range(len(items)), n))
+    return [items[i] for i in keep]
+
+
+# --------------------------------------------------------------------------------------------
+# Label-proxy relevance
+# --------------------------------------------------------------------------------------------
+
+
+def _relevant_counts(labels: Mapping[ArticleId, Collection[str]]) -> dict[ArticleId, int]:
+    """For each labelled id, how many *other* ids share at least one of its labels."""
+    members: dict[str, set[ArticleId]] = defaultdict(set)
+    for article_id, found in labels.items():
+        for lab in found:
+            members[lab].add(article_id)
+    cache: dict[frozenset[str], int] = {}
+    out: dict[ArticleId, int] = {}
+    for article_id, found in labels.items():
+        key = frozenset(found)
+        if not key:
+            continue
+        if key not in cache:
+            # Single-label corpora: the label's size; multi-label: the union of its labels.
+            cache[key] = len(set().union(*(members[lab] for lab in key)))
+        out[article_id] = cache[key] - 1
+    return out
+
+
+def evaluate_lists(
+    lists: Lists, labels: Mapping[ArticleId, Collection[str]], k: int
+) -> dict[str, Any]:
+    """Label-proxy relevance of related lists: precision@k, MAP@k and nDCG@k.
+
+    A related article is relevant to a query article when they share at least one label.
+    Queries are the ids of ``lists`` that have a label and at least one other article sharing
+    it (the denominator of MAP/nDCG would be 0 otherwise); the others are skipped.
+
+    Parameters
+    ----------
+    lists : mapping of id to sequence of ids
+        Related ids, best first; only the first ``k`` count. Items may be
+        :class:`~relatedness.Related` records.
+    labels : mapping of id to collection of str
+        Every article of the corpus (not only the queries): it also gives the number ``R`` of
+        relevant articles a query has, which MAP and nDCG need.
+    k : int
+
+    Returns
+    -------
+    dict
+        ``k``; ``n_queries``; ``precision_at_k`` = mean of (relevant in top k) / k (a list
+        shorter than ``k`` is penalised: the box has empty slots); ``map_at_k`` = mean of
+        ``sum_i P@i * rel_i / min(k, R)``; ``ndcg_at_k`` = mean of DCG / ideal DCG with binary
+        gains and ``log2(rank + 1)`` discounts. The three are ``None`` when there are no
+        queries.
+
+    Examples
+    --------
+    >>> labels = {"a": {"x"}, "b": {"x"}, "c": {"y"}, "d": {"x"}}
+    >>> r = evaluate_lists({"a": ["c", "b"]}, labels, k=2)
+    >>> r["precision_at_k"], r["map_at_k"]
+    (0.5, 0.25)
+    """
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        msg = f"k must be an int >= 1, got {k!r}."
+        raise ValueError(msg)
+    lists = _as_lists(lists)
+    relevant_total = _relevant_counts(labels)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    precisions: list[float] = []
+    aps: list[float] = []
+    ndcgs: list[float] = []
+    for query, items in lists.items():
+        total = relevant_total.get(query, 0)
+        if total == 0:
+            continue
+        own = frozenset(labels[query])
+        rel = np.array(
+            [not own.isdisjoint(labels.get(item, ())) for item in items[:k]], dtype=np.float64
+        )
+        hits = np.cumsum(rel)
+        ranks = np.arange(1, len(rel) + 1)
+        ideal = min(k, total)
+        precisions.append(float(hits[-1]) / k if len(rel) else 0.0)
+        aps.append(float(np.sum(rel * hits / ranks)) / ideal)
+        ndcgs.append(float(np.sum(rel * discounts[: len(rel)])) / float(discounts[:ideal].sum()))
+    n = len(precisions)
+    return {
+        "k": k,
+        "n_queries": n,
+        "precision_at_k": float(np.mean(precisions)) if n else None,
+        "map_at_k": float(np.mean(aps)) if n else None,
+        "ndcg_at_k": float(np.mean(ndcgs)) if n else None,
+    }
+
+
+def precision_curve(
+    lists: Lists, labels: Mapping[ArticleId, Collection[str]], ks: Iterable[int]
+) -> dict[int, float | None]:
+    """Return precision@k for several k from one set of lists (each list cut at k).
+
+    Parameters
+    ----------
+    lists : mapping of id to sequence of ids
+        Computed for the largest k.
+    labels : mapping of id to collection of str
+    ks : iterable of int
+
+    Returns
+    -------
+    dict
+        ``k -> precision@k`` (``None`` without labelled queries).
+
+    Examples
+    --------
+    >>> labels = {"a": {"x"}, "b": {"x"}, "c": {"y"}}
+    >>> precision_curve({"a": ["b", "c"]}, labels, [1, 2])
+    {1: 1.0, 2: 0.5}
+    """
+    return {k: evaluate_lists(lists, labels, k)["precision_at_k"] for k in ks}
+
+
+# --------------------------------------------------------------------------------------------
+# Twins, coverage, concentration, empty lists
+# --------------------------------------------------------------------------------------------
+
+
+def twin_groups(articles: Any) -> list[list[ArticleId]]:
+    """Return the groups (size >= 2) of articles whose bodies are identical.
+
+    Bodies are compared exactly after stripping outer whitespace; empty bodies are not twins.
+
+    Parameters
+    ----------
+    articles : iterable of dict or Article, or a pandas DataFrame
+
+    Returns
+    -------
+    list of list of ids
+        In first-seen order.
+
+    Examples
+    --------
+    >>> twin_groups([{"id": 1, "body": "Same."}, {"id": 2, "body": "Other."},
+    ...              {"id": 3, "body": " Same. "}])
+    [[1, 3]]
+    """
+    by_body: dict[str, list[ArticleId]] = defaultdict(list)
+    for record in _records(articles):
+        body = record.get("body")
+        if isinstance(body, str) and body.strip():
+            by_body[body.strip()].append(record["id"])
+    return [group for group in by_body.values() if len(group) >= 2]
+
+
+def twin_recall(lists: Lists, articles: Any) -> float | None:
+    """Share of articles with an identical-body twin whose list ranks a twin first.
+
+    Parameters
+    ----------
+    lists : mapping of id to sequence of ids
+    articles : iterable of dict or Article, or a pandas DataFrame
+        The corpus, for the bodies (see :func:`twin_groups`).
+
+    Returns
+    -------
+    float or None
+        Over the articles of ``lists`` that have a twin; ``None`` when none has.
+
+    Examples
+    --------
+    >>> corpus = [{"id": "a", "body": "x y"}, {"id": "b", "body": "x y"},
+    ...           {"id": "c", "body": "z"}]
+    >>> twin_recall({"a": ["b", "c"], "b": ["c", "a"], "c": []}, corpus)
+    0.5
+    """
+    lists = _as_lists(lists)
+    hits = total = 0
+    for group in twin_groups(articles):
+        members = set(group)
+        for article_id in group:
+            if article_id not in lists:
+                continue
+            total += 1
+            items = lists[article_id]
+            hits += bool(items) and items[0] in members and items[0] != article_id
+    return hits / total if total else None
+
+
+def appearance_counts(lists: Lists, all_ids: Iterable[ArticleId]) -> dict[ArticleId, int]:
+    """How many lists each article appears in (0 for articles shown nowhere).
+
+    Parameters
+    ----------
+    lists : mapping of id to sequence of ids
+    all_ids : iterable of ids
+        The corpus; ids of ``lists`` outside it are ignored.
+
+    Returns
+    -------
+    dict
+        ``id -> count``, in ``all_ids`` order.
+
+    Examples
+    --------
+    >>> appearance_counts({"a": ["b", "c"], "b": ["a"], "c": []}, ["a", "b", "c", "d"])
+    {'a': 1, 'b': 1, 'c': 1, 'd': 0}
+    """
+    counts = dict.fromkeys(all_ids, 0)
+    for items in _as_lists(lists).values():
+        for item in items:
+            if item in counts:
+                counts[item] += 1
+    return counts
+
+
+def coverage(lists: Lists, all_ids: Iterable[ArticleId]) -> float:
+    """Share of the corpus that appears in at least one list.
+
+    Parameters
+    ----------
+    lists : mapping of id to sequence of ids
+    all_ids : iterable of ids
+        The corpus (non-empty).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> coverage({"a": ["b"], "b": ["a"], "c": []}, ["a", "b", "c", "d"])
+    0.5
+    """
+    counts = appearance_counts(lists, all_ids)
+    if not counts:
+        msg = "coverage needs a non-empty corpus (all_ids is empty)."
+        raise ValueError(msg)
+    return sum(c > 0 for c in counts.values()) / len(counts)
+
+
+def gini(counts: Iterable[float]) -> float:
+    """Gini coefficient of non-negative counts: 0 when all equal, (n-1)/n when one has all.
+
+    Used on :func:`appearance_counts`: a high Gini means a few articles fill most boxes.
+
+    Parameters
+    ----------
+    counts : iterable of numbers >= 0
+        Non-empty. All zero counts as "all equal" (0.0).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> gini([3, 3, 3])
+    0.0
+    >>> gini([0, 0, 0, 5])
+    0.75
+    """
+    x = np.sort(np.asarray(list(counts), dtype=np.float64))
+    if x.size == 0:
+        msg = "gini needs at least one count."
+        raise ValueError(msg)
+    if np.any(x < 0) or not np.all(np.isfinite(x)):
+        msg = "gini needs finite counts >= 0."
+        raise ValueError(msg)
+    total = x.sum()
+    if total == 0:
+        return 0.0
+    n = x.size
+    ranks = np.arange(1, n + 1)
+    # The sorted form of sum_ij |x_i - x_j| / (2 n^2 mean): O(n log n), not O(n^2).
+    return float(2.0 * np.sum(ranks * x) / (n * total) - (n + 1) / n)
+
+
+def empty_share(lists: Lists) -> float | None:
+    """Share of lists that are empty (``None`` when there are no lists).
+
+    Examples
+    --------
+    >>> empty_share({"a": ["b"], "b": [], "c": [], "d": ["a"]})
+    0.5
+    """
+    if not lists:
+        return None
+    return sum(not items for items in lists.values()) / len(lists)
+
+
+# --------------------------------------------------------------------------------------------
+# Similarity within lists, freshness, sections, stability, latency
+# --------------------------------------------------------------------------------------------
+
+
+def intra_list_similarity(
+    lists: Lists, matrix: sp.spmatrix | np.ndarray, row_of: Mapping[ArticleId, int]
+) -> float | None:
+    """Mean pairwise cosine between the items of a list, averaged over lists.
+
+    Parameters
+    ----------
+    lists : mapping of id to sequence of ids
+    matrix : sparse matrix or ndarray of shape (n, n_terms)
+        L2-normalised rows (``model.index_.matrix``), so dot products are cosines.
+    row_of : mapping of id to int
+        Row of each id in ``matrix``; items without a row are left out.
+
+    Returns
+    -------
+    float or None
+        Over lists with at least two items; ``None`` when no list has two.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> intra_list_similarity({"q": [0, 1], "r": [0, 2]}, m, {0: 0, 1: 1, 2: 2})
+    0.5
+    """
+    x = sp.csr_matrix(matrix, dtype=np.float64)
+    rows_per_list = [
+        [row_of[i] for i in items if i in row_of] for items in _as_lists(lists).values()
+    ]
+    rows_per_list = [r for r in rows_per_list if len(r) >= 2]
+    if not rows_per_list:
+        return None
+    # sum_{i != j} x_i . x_j = ||sum_i x_i||^2 - sum_i ||x_i||^2: one sparse product for all
+    # lists instead of a k x k product per list.
+    indptr = np.cumsum([0, *map(len, rows_per_list)])
+    indices = np.concatenate(rows_per_list)
+    member = sp.csr_matrix(
+        (np.ones(len(indices)), indices, indptr), shape=(len(rows_per_list), x.shape[0])
+    )
+    sums = member @ x
+    sq_norm_of_sum = np.asarray(sums.multiply(sums).sum(axis=1)).ravel()
+    row_sq = np.asarray(x.multiply(x).sum(axis=1)).ravel()
+    sum_sq = member @ row_sq
+    m = np.diff(indptr).astype(np.float64)
+    return float(np.mean((sq_norm_of_sum - sum_sq) / (m * (m - 1))))
+
+
+def _days(value: dt.date | dt.datetime) -> float:
+    stamp = as_datetime(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return (stamp - dt.datetime(1970, 1, 1)).total_seconds() / 86400.0
+
+
+def age_gaps(
+    lists: Lists, published: Mapping[ArticleId, dt.date | dt.datetime | None]
+) -> np.ndarray:
+    """Signed age gaps in days, related minus article, over every dated (article, related) pair.
+
+    Parameters
+    ----------
+    lists : mapping of id to sequence of ids
+    published : mapping of id to date, datetime or None
+
+    Returns
+    -------
+    ndarray of float
+        Negative: the related story is older than the article.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> pub = {"a": dt.date(2024, 1, 10), "b": dt.date(2024, 1, 3), "c": None}
+    >>> age_gaps({"a": ["b", "c"], "b": ["a"]}, pub).tolist()
+    [-7.0, 7.0]
+    """
+    days = {i: _days(p) for i, p in published.items() if p is not None}
+    gaps = [
+        days[item] - days[query]
+        for query, items in _as_lists(lists).items()
+        if query in days
+        for item in items
+        if item in days
+    ]
+    return np.asarray(gaps, dtype=np.float64)
+
+
+def freshness(
+    lists: Lists, published: Mapping[ArticleId, dt.date | dt.datetime | None]
+) -> dict[str, Any]:
+    """Age gap between articles and their related ones (absolute days).
+
+    Parameters
+    ----------
+    lists : mapping of id to sequence of ids
+    published : mapping of id to date, datetime or None
+
+    Returns
+    -------
+    dict
+        ``median_age_gap_days``, ``mean_age_gap_days`` (``None`` without dated pairs),
+        ``share_older`` (share of related stories older than their article) and
+        ``n_dated_pairs``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> pub = {"a": dt.date(2024, 1, 10), "b": dt.date(2024, 1, 3), "c": dt.date(2024, 1, 4)}
+    >>> freshness({"a": ["b", "c"]}, pub)["median_age_gap_days"]
+    6.5
+    """
+    gaps = age_gaps(lists, published)
+    if gaps.size == 0:
+        return {
+            "median_age_gap_days": None,
+            "mean_age_gap_days": None,
+            "share_older": None,
+            "n_dated_pairs": 0,
+        }
+    return {
+        "median_age_gap_days": float(np.median(np.abs(gaps))),
+        "mean_age_gap_days": float(np.mean(np.abs(gaps))),
+        "share_older": float(np.mean(gaps < 0)),
+        "n_dated_pairs": int(gaps.size),
+    }
+
+
+def section_purity(lists: Lists, sections: Mapping[ArticleId, str]) -> float | None:
+    """Mean share of a list's items that are in the article's own section.
+
+    Parameters
+    ----------
+    lists : mapping of id to sequence of ids
+    sections : mapping of id to str
+        ``""`` means no section; such queries are skipped.
+
+    Returns
+    -------
+    float or None
+        Over non-empty lists of sectioned articles; ``None`` when the corpus has fewer than
+        two sections (purity would be trivially 1) or no such list exists.
+
+    Examples
+    --------
+    >>> sections = {"a": "x", "b": "x", "c": "y"}
+    >>> section_purity({"a": ["b", "c"], "b": ["a"], "c": []}, sections)
+    0.75
+    """
+    if len({s for s in sections.values() if s}) < 2:
+        return None
+    shares = [
+        sum(sections.get(item) == sections[query] for item in items) / len(items)
+        for query, items in _as_lists(lists).items()
+        if items and sections.get(query)
+    ]
+    return float(np.mean(shares)) if shares else None
+
+
+def overlap_at_k(lists_a: Lists, lists_b: Lists, k: int) -> float | None:
+    """Stability: mean share of the top ``k`` two systems have in common, per article.
+
+    Parameters
+    ----------
+    lists_a, lists_b : mapping of id to sequence of ids
+    k : int
+
+    Returns
+    -------
+    float or None
+        Mean over ids in both of ``|A_k & B_k| / max(|A_k|, |B_k|)`` (two empty lists agree:
+        1.0), so identical lists score 1 even when shorter than ``k``. ``None`` when the two
+        share no id.
+
+    Examples
+    --------
+    >>> overlap_at_k({"a": ["b", "c"], "b": ["a"]}, {"a": ["c", "d"], "b": ["a"]}, k=2)
+    0.75
+    """
+    a, b = _as_lists(lists_a), _as_lists(lists_b)
+    shares = []
+    for query in a.keys() & b.keys():
+        top_a, top_b = set(a[query][:k]), set(b[query][:k])
+        size = max(len(top_a), len(top_b))
+        shares.append(len(top_a & top_b) / size if size else 1.0)
+    return float(np.mean(shares)) if shares else None
+
+
+def latency(
+    model: RelatedArticles,
+    ids: Sequence[ArticleId] | None = None,
+    k: int | None = None,
+    n: int = 200,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Wall-clock latency of single :meth:`~relatedness.RelatedArticles.related` calls.
+
+    Parameters
+    ----------
+    model : RelatedArticles
+        Fitted.
+    ids : sequence of ids, optional
+        Ids to sample from (default: all of the model's).
+    k : int, optional
+    n : int, default 200
+        Calls timed (a seeded sample, with replacement when ``n`` exceeds the ids).
+    seed : int, default 0
+
+    Returns
+    -------
+    dict
+        ``latency_p50_ms``, ``latency_p99_ms``, ``latency_mean_ms``, ``n_calls``.
+
+    Examples
+    --------
+    >>> from relatedness import RelatedArticles, load_sample
+    >>> model = RelatedArticles().fit(load_sample())
+    >>> latency(model, n=5)["n_calls"]
+    5
+    """
+    pool = list(model.ids_ if ids is None else ids)
+    if not pool or n < 1:
+        msg = "latency needs at least one id and n >= 1."
+        raise ValueError(msg)
+    rng = random.Random(seed)
+    sample = rng.sample(pool, n) if n <= len(pool) else rng.choices(pool, k=n)
+    model.related(sample[0], k)  # warm-up: the first call builds cached transposes
+    times = np.empty(n)
+    for i, article_id in enumerate(sample):
+        start = time.perf_counter()
+        model.related(article_id, k)
+        times[i] = time.perf_counter() - start
+    ms = times * 1000.0
+    return {
+        "latency_p50_ms": float(np.percentile(ms, 50)),
+        "latency_p99_ms": float(np.percentile(ms, 99)),
+        "latency_mean_ms": float(ms.mean()),
+        "n_calls": n,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Exact top-k over dense score blocks (baselines and Rocchio)
+# --------------------------------------------------------------------------------------------
+
+
+def _id_ranks(ids: Sequence[ArticleId]) -> np.ndarray:
+    order = sorted(range(len(ids)), key=ids.__getitem__)  # one id type per corpus: sortable
+    ranks = np.empty(len(ids), dtype=np.int64)
+    ranks[order] = np.arange(len(ids))
+    return ranks
+
+
+def _newer_then_id_ranks(
+    ids: Sequence[ArticleId], published: Sequence[dt.date | dt.datetime | None]
+) -> np.ndarray:
+    """The library's tie rule as ranks: newer first, undated last, then by id."""
+    id_rank = _id_ranks(ids)
+    days = np.array([math.nan if p is None else _days(p) for p in published], dtype=np.float64)
+    undated = np.isnan(days)
+    order = np.lexsort((id_rank, -np.where(undated, 0.0, days), undated))
+    ranks = np.empty(len(ids), dtype=np.int64)
+    ranks[order] = np.arange(len(ids))
+    return ranks
+
+
+def _topk_row(scores: np.ndarray, k: int, tiebreak: np.ndarray) -> np.ndarray:
+    """Columns of the top ``k`` positive scores: score desc, then smaller tiebreak rank."""
+    pos = np.flatnonzero(scores > 0)
+    if pos.size > k:
+        # Keep every column tied with the k-th best so the tie rule, not argpartition's
+        # arbitrary order, decides which of them make the list.
+        kth = np.partition(scores[pos], pos.size - k)[pos.size - k]
+        pos = pos[scores[pos] >= kth]
+    order = np.lexsort((tiebreak[pos], -scores[pos]))[:k]
+    return pos[order]
+
+
+def _block_rows(n_columns: int, mib: float = 64.0) -> int:
+    return max(1, int(mib * 2**20 // (8 * max(n_columns, 1))))
+
+
+def _exact_topk(
+    queries: sp.csr_matrix,
+    candidates_t: sp.csc_matrix | sp.csr_matrix,
+    self_cols: np.ndarray,
+    k: int,
+    tiebreak: np.ndarray,
+    mask: Callable[[slice], np.ndarray | None] | None = None,
+) -> list[np.ndarray]:
+    """Top-k columns of ``queries @ candidates_t`` per row, self excluded, in dense blocks."""
+    out: list[np.ndarray] = []
+    step = _block_rows(candidates_t.shape[1])
+    for start in range(0, queries.shape[0], step):
+        block = slice(start, min(start + step, queries.shape[0]))
+        scores = (queries[block] @ candidates_t).toarray()
+        rows = np.arange(scores.shape[0])
+        own = self_cols[block]
+        scores[rows[own >= 0], own[own >= 0]] = -np.inf  # by position: a twin still ranks
+        if mask is not None:
+            allowed = mask(block)
+            if allowed is not None:
+                scores[~allowed] = -np.inf
+        out.extend(_topk_row(row, k, tiebreak) for row in scores)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Baselines
+# --------------------------------------------------------------------------------------------
+
+
+def _title_body(articles: list[Article]) -> list[str]:
+    return [f"{a.title} {a.body}" for a in articles]
+
+
+def tfidf_baseline(articles: Any, k: int = 10) -> dict[ArticleId, list[ArticleId]]:
+    """Baseline (a): what a newcomer writes. ``TfidfVectorizer()`` + exact cosine top-k.
+
+    scikit-learn defaults (lowercase, ``\\b\\w\\w+\\b`` tokens, no stop words, raw tf, smooth
+    idf, L2 rows) on ``title + " " + body``, no cleaning, no sections.
+
+    Parameters
+    ----------
+    articles : iterable of dict or Article, or a pandas DataFrame
+    k : int, default 10
+
+    Returns
+    -------
+    dict
+        ``id -> [related ids]``: positive scores only, the article itself excluded, ties
+        broken by score desc then id (deterministic).
+
+    Examples
+    --------
+    >>> corpus = [{"id": "a", "body": "rates held by the bank"},
+    ...           {"id": "b", "body": "the bank held rates"},
+    ...           {"id": "c", "body": "cup final tonight"}]
+    >>> tfidf_baseline(corpus, k=2)
+    {'a': ['b'], 'b': ['a'], 'c': []}
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = _validated(_records(articles))
+    ids = [a.id for a in docs]
+    x = sp.csr_matrix(TfidfVectorizer().fit_transform(_title_body(docs)), dtype=np.float64)
+    found = _exact_topk(
+        x, x.T.tocsr(), np.arange(len(ids)), k, _id_ranks(ids)
+    )
+    return {ids[i]: [ids[j] for j in cols] for i, cols in enumerate(found)}
+
+
+def mlt_baseline(
+    articles: Any,
+    k: int = 10,
+    *,
+    max_query_terms: int = 25,
+    min_term_freq: int = 1,
+    min_doc_freq: int = 2,
+    minimum_should_match: float = 0.3,
+    k1: float = 1.2,
+    b: float = 0.75,
+) -> dict[ArticleId, list[ArticleId]]:
+    """Baseline (b): an imitation of Elasticsearch's ``more_like_this`` query.
+
+    For each article: its terms with ``tf >= min_term_freq`` and ``df >= min_doc_freq`` are
+    scored by ``tf * idf`` with Lucene's classic ``idf = 1 + ln(N / (df + 1))``; the top
+    ``max_query_terms`` (ties by term) form a disjunction, and every other article is scored
+    by BM25 (``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``, ``k1``, ``b``, lengths counted
+    after stop words) over the query terms it contains. As in Elasticsearch, an article must
+    match ``floor(minimum_should_match * n_terms)`` of the query terms. The analyzer is
+    lowercase + scikit-learn's default token pattern + its English stop words, over
+    ``title + " " + body``.
+
+    Parameters
+    ----------
+    articles : iterable of dict or Article, or a pandas DataFrame
+    k : int, default 10
+    max_query_terms : int, default 25
+    min_term_freq : int, default 1
+    min_doc_freq : int, default 2
+    minimum_should_match : float, default 0.3
+        Elasticsearch's default ``"30%"``; 0 turns it off.
+    k1, b : float, default 1.2 and 0.75
+
+    Returns
+    -------
+    dict
+        ``id -> [related ids]``: positive scores only, the article itself excluded, ties
+        broken by score desc then id.
+
+    Examples
+    --------
+    >>> corpus = [{"id": "a", "body": "bank rates held"}, {"id": "b", "body": "bank rates cut"},
+    ...           {"id": "c", "body": "cup final"}, {"id": "d", "body": "cup final bank"}]
+    >>> mlt_baseline(corpus, k=2)
+    {'a': ['b', 'd'], 'b': ['a', 'd'], 'c': ['d'], 'd': ['c', 'a']}
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    docs = _validated(_records(articles))
+    ids = [a.id for a in docs]
+    n = len(ids)
+    counter = CountVectorizer(lowercase=True, stop_words="english")
+    try:
+        tf = sp.csr_matrix(counter.fit_transform(_title_body(docs)), dtype=np.float64)
+    except ValueError:  # empty vocabulary: nothing matches anything
+        return {i: [] for i in ids}
+    tf.sort_indices()
+    df = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.float64)
+    terms = counter.get_feature_names_out()
+    term_rank = np.argsort(np.argsort(terms, kind="stable"))  # tie rule: alphabetical term
+
+    # 1. Query terms: top max_query_terms by tf * idf (Lucene classic idf), per article.
+    classic_idf = 1.0 + np.log(n / (df + 1.0))
+    q_indptr = [0]
+    q_indices: list[np.ndarray] = []
+    for row in range(n):
+        lo, hi = tf.indptr[row], tf.indptr[row + 1]
+        cols, freq = tf.indices[lo:hi], tf.data[lo:hi]
+        keep = (freq >= min_term_freq) & (df[cols] >= min_doc_freq)
+        cols, freq = cols[keep], freq[keep]
+        weight = freq * classic_idf[cols]
+        chosen = cols[np.lexsort((term_rank[cols], -weight))[:max_query_terms]]
+        q_indices.append(np.sort(chosen))
+        q_indptr.append(q_indptr[-1] + len(chosen))
+    indices = np.concatenate(q_indices) if q_indices else np.empty(0, dtype=np.int64)
+    query = sp.csr_matrix(
+        (np.ones(len(indices)), indices, np.array(q_indptr)), shape=tf.shape
+    )
+
+    # 2. BM25 of every article for each term: one matrix, so scoring is one sparse product.
+    lengths = np.asarray(tf.sum(axis=1)).ravel()
+    avg = lengths.mean() if lengths.mean() > 0 else 1.0
+    bm25_idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+    norm = np.repeat(k1 * (1.0 - b + b * lengths / avg), np.diff(tf.indptr))
+    weights = tf.copy()
+    weights.data = bm25_idf[tf.indices] * tf.data * (k1 + 1.0) / (tf.data + norm)
+    presence = tf.copy()
+    presence.data[:] = 1.0
+    n_terms = np.diff(query.indptr)
+    required = np.floor(minimum_should_match * n_terms + 1e-9)
+
+    def enough_terms(block: slice) -> np.ndarray:
+        matched = (query[block] @ presence.T).toarray()
+        return matched >= np.maximum(required[block], 1)[:, None]
+
+    found = _exact_topk(
+        query, weights.T.tocsr(), np.arange(n), k, _id_ranks(ids), mask=enough_terms
+    )
+    return {ids[i]: [ids[j] for j in cols] for i, cols in enumerate(found)}
+
+
+# --------------------------------------------------------------------------------------------
+# Rocchio pseudo-relevance feedback (an evaluation-side experiment)
+# --------------------------------------------------------------------------------------------
+
+
+def rocchio_lists(
+    model: RelatedArticles,
+    ids: Iterable[ArticleId] | None = None,
+    k: int = 10,
+    n_feedback: int = 5,
+    alpha: float = 1.0,
+    beta: float = 0.75,
+) -> dict[ArticleId, list[ArticleId]]:
+    """Related lists re-queried with Rocchio pseudo-relevance feedback, exact cosine.
+
+    The query for article ``a`` is ``alpha * x_a + beta * mean(x_n for n in N_a)``, where
+    ``N_a`` are ``a``'s first ``n_feedback`` neighbours by the model (under its section
+    policy), re-normalised to unit length and scored by exact cosine against every row of
+    the model. The article itself is excluded (by position), the model's section policy is
+    applied before ranking, and ties follow the model's rule (newer first, then id).
+
+    Parameters
+    ----------
+    model : RelatedArticles
+        Fitted; its rows (``model.index_.matrix``) are used unchanged.
+    ids : iterable of ids, optional
+        Default: every article of the model.
+    k : int, default 10
+    n_feedback : int, default 5
+        Neighbours averaged into the query (fewer when the article has fewer).
+    alpha, beta : float, default 1.0 and 0.75
+        Weights of the article's own row and of the feedback centroid (the classic Rocchio
+        values; on BBC, ``n_feedback=3`` with ``beta`` 1.0-1.5 did best in 5-fold selection).
+
+    Returns
+    -------
+    dict
+        ``id -> [related ids]``, positive scores only.
+
+    Examples
+    --------
+    >>> from relatedness import RelatedArticles, load_sample
+    >>> model = RelatedArticles(k=5).fit(load_sample())
+    >>> some = model.ids_[:3]
+    >>> lists = rocchio_lists(model, some, k=5)
+    >>> all(q not in v and len(v) <= 5 for q, v in lists.items())
+    True
+    """
+    wanted = list(dict.fromkeys(model.ids_ if ids is None else ids))
+    row_of = {article_id: row for row, article_id in enumerate(model.ids_)}
+    rows = np.array([row_of[i] for i in wanted], dtype=np.int64)
+    x = sp.csr_matrix(model.index_.matrix, dtype=np.float64)
+    feedback = model.related_many(wanted, n_feedback) if len(wanted) else {}
+    # Centroid of the feedback rows as one sparse product: F[i, j] = 1/|N_i| for j in N_i.
+    f_rows, f_cols, f_vals = [], [], []
+    for i, article_id in enumerate(wanted):
+        found = feedback[article_id]
+        for r in found:
+            f_rows.append(i)
+            f_cols.append(row_of[r.id])
+            f_vals.append(1.0 / len(found))
+    centroid = sp.csr_matrix((f_vals, (f_rows, f_cols)), shape=(len(wanted), x.shape[0])) @ x
+    queries = sp.csr_matrix(alpha * x[rows] + beta * centroid)
+    norms = np.sqrt(np.asarray(queries.multiply(queries).sum(axis=1)).ravel())
+    queries = sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ queries
+    queries = sp.csr_matrix(queries)
+
+    # Section codes and the tie rule from public attributes (not the index's internals).
+    section_code = {name: code for code, name in enumerate(sorted(set(model.sections_)))}
+    codes = np.array([section_code[s] for s in model.sections_], dtype=np.int64)
+    tiebreak = _newer_then_id_ranks(model.ids_, model.published_)
+    x_t = x.T.tocsr()
+    policy = model.section_policy
+
+    def same_section(block: slice) -> np.ndarray:
+        return codes[None, :] == codes[rows[block]][:, None]
+
+    if policy == "any":
+        found_cols = _exact_topk(queries, x_t, rows, k, tiebreak)
+    else:
+        found_cols = _exact_topk(queries, x_t, rows, k, tiebreak, mask=same_section)
+        if policy == "prefer":
+            others = _exact_topk(
+                queries, x_t, rows, k, tiebreak, mask=lambda block: ~same_section(block)
+            )
+            found_cols = [
+                np.concatenate([own, rest[: k - len(own)]])
+                for own, rest in zip(found_cols, others, strict=True)
+            ]
+    return {
+        article_id: [model.ids_[c] for c in cols]
+        for article_id, cols in zip(wanted, found_cols, strict=True)
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# One call per model, several systems, tables
+# --------------------------------------------------------------------------------------------
+
+
+def _list_metrics(
+    lists: dict[ArticleId, list[ArticleId]],
+    *,
+    k: int,
+    all_ids: Sequence[ArticleId],
+    labels: Mapping[ArticleId, Collection[str]],
+    articles: Sequence[Mapping[str, Any]],
+    sections: Mapping[ArticleId, str],
+    published: Mapping[ArticleId, Any],
+    matrix: Any = None,
+    row_of: Mapping[ArticleId, int] | None = None,
+) -> dict[str, Any]:
+    relevance = evaluate_lists(lists, labels, k)
+    counts = appearance_counts(lists, all_ids)
+    fresh = freshness(lists, published)
+    twins = {i for group in twin_groups(articles) for i in group}
+    return {
+        "k": k,
+        "n_articles": len(all_ids),
+        "n_queries": relevance["n_queries"],
+        "precision_at_k": relevance["precision_at_k"],
+        "map_at_k": relevance["map_at_k"],
+        "ndcg_at_k": relevance["ndcg_at_k"],
+        "n_twins": len(twins & lists.keys()),
+        "twin_recall": twin_recall(lists, articles),
+        "coverage": coverage(lists, all_ids) if counts else None,
+        "gini": gini(counts.values()) if counts else None,
+        "empty_share": empty_share(lists),
+        "intra_list_similarity": (
+            None if matrix is None or row_of is None
+            else intra_list_similarity(lists, matrix, row_of)
+        ),
+        "section_purity": section_purity(lists, sections),
+        "median_age_gap_days": fresh["median_age_gap_days"],
+        "mean_age_gap_days": fresh["mean_age_gap_days"],
+    }
+
+
+def _is_model(system: Any) -> bool:
+    return hasattr(system, "related_many") and hasattr(system, "index_")
+
+
+def _warn_if_trivial(model: Any, label: str, labels_given: bool) -> None:
+    # With labels taken from sections, section_policy="same" guarantees relevant results:
+    # precision would measure the policy, not the ranking.
+    if (
+        not labels_given
+        and label in ("auto", "section")
+        and getattr(model, "section_policy", None) == "same"
+        and len([s for s in model.section_names_ if s]) >= 2
+    ):
+        warnings.warn(
+            "the model uses section_policy='same' and the labels fall back to sections, so "
+            "label metrics are trivially high; refit with section_policy='any' to measure the "
+            "ranking.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def evaluate_model(
+    model: RelatedArticles,
+    articles: Any,
+    k: int = 10,
+    label: str = "auto",
+    *,
+    labels: Mapping[ArticleId, Collection[str]] | None = None,
+    latency_n: int = 200,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Evaluate a fitted model on its corpus: every metric of this module in one flat dict.
+
+    Parameters
+    ----------
+    model : RelatedArticles
+        Fitted on ``articles``. Measure the ranking with ``section_policy="any"`` when the
+        labels are the sections (``"same"`` makes label metrics trivially high and warns).
+    articles : iterable of dict or Article, or a pandas DataFrame
+        The corpus (for labels and twin bodies); articles the model does not hold are ignored.
+    k : int, default 10
+    label : str, default "auto"
+        Where labels come from (see :func:`labels_from`); ignored when ``labels`` is given.
+    labels : mapping of id to collection of str, optional
+    latency_n : int, default 200
+        Single ``related()`` calls timed; 0 skips latency (``None`` in the result).
+    seed : int, default 0
+
+    Returns
+    -------
+    dict
+        Keys of :data:`METRIC_LABELS`: ``k``, ``section_policy``, ``n_articles``,
+        ``n_queries``, ``precision_at_k``, ``map_at_k``, ``ndcg_at_k``, ``n_twins``,
+        ``twin_recall``, ``coverage``, ``gini``, ``empty_share``, ``intra_list_similarity``,
+        ``section_purity``, ``median_age_gap_days``, ``mean_age_gap_days``,
+        ``latency_p50_ms``, ``latency_p99_ms``. Undefined values are ``None``: label metrics
+        when no article has a label (e.g. the bundled sample, which has no sections),
+        freshness without dates, twin recall without identical bodies.
+
+    Notes
+    -----
+    The lists are the model's own, with every policy it is configured with. A duplicate
+    policy (``duplicate_threshold``, when the library has it) removes identical copies from
+    the lists on purpose, so twin recall is then 0 by design; fit with
+    ``duplicate_threshold=None`` to measure the ranking itself.
+
+    Examples
+    --------
+    >>> from relatedness import RelatedArticles, load_sample
+    >>> sample = load_sample()
+    >>> result = evaluate_model(RelatedArticles(k=5).fit(sample), sample, k=5, latency_n=0)
+    >>> result["precision_at_k"] is None, 0 < result["coverage"] <= 1
+    (True, True)
+    """
+    _warn_if_trivial(model, label, labels is not None)
+    records = _records(articles)
+    held = set(model.ids_)
+    records = [r for r in records if r.get("id") in held]
+    if labels is None:
+        labels = labels_from(records, label)
+    lists = model_lists(model, k=k)
+    row_of = {article_id: row for row, article_id in enumerate(model.ids_)}
+    result: dict[str, Any] = {"k": k, "section_policy": model.section_policy}
+    result.update(
+        _list_metrics(
+            lists,
+            k=k,
+            all_ids=model.ids_,
+            labels=labels,
+            articles=records,
+            sections=dict(zip(model.ids_, model.sections_, strict=True)),
+            published=dict(zip(model.ids_, model.published_, strict=True)),
+            matrix=model.index_.matrix,
+            row_of=row_of,
+        )
+    )
+    timing = latency(model, k=k, n=latency_n, seed=seed) if latency_n else {}
+    result["latency_p50_ms"] = timing.get("latency_p50_ms")
+    result["latency_p99_ms"] = timing.get("latency_p99_ms")
+    return result
+
+
+def evaluate_systems(
+    systems: Mapping[str, System],
+    articles: Any,
+    k: int = 10,
+    label: str = "auto",
+    *,
+    labels: Mapping[ArticleId, Collection[str]] | None = None,
+    reference: RelatedArticles | None = None,
+    latency_n: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """Score several systems on one corpus with the same code: ``{name: metrics}``.
+
+    Parameters
+    ----------
+    systems : mapping of name to system
+        A system is a fitted :class:`~relatedness.RelatedArticles`, a callable
+        ``f(articles, k=k) -> lists`` (e.g. :func:`tfidf_baseline`, :func:`mlt_baseline`),
+        or precomputed lists (cut to ``k``).
+    articles : iterable of dict or Article, or a pandas DataFrame
+        The corpus all systems were built on.
+    k : int, default 10
+    label : str, default "auto"
+    labels : mapping of id to collection of str, optional
+    reference : RelatedArticles, optional
+        Whose rows measure intra-list similarity for every system (one space, so the numbers
+        compare); default: the first model in ``systems``; ``None`` in the result without one.
+    latency_n : int, default 0
+        Single calls timed for each model (latency is ``None`` for other systems).
+
+    Returns
+    -------
+    dict
+        ``name -> dict`` with the keys of :func:`evaluate_model`.
+
+    Examples
+    --------
+    >>> corpus = [{"id": "a", "body": "bank rates", "section": "x"},
+    ...           {"id": "b", "body": "bank rates held", "section": "x"},
+    ...           {"id": "c", "body": "cup final", "section": "y"},
+    ...           {"id": "d", "body": "cup final win", "section": "y"}]
+    >>> out = evaluate_systems({"tfidf": tfidf_baseline}, corpus, k=1)
+    >>> out["tfidf"]["precision_at_k"]
+    1.0
+    """
+    records = _records(articles)
+    docs = _validated(records)
+    all_ids = [a.id for a in docs]
+    labels_given = labels is not None
+    if labels is None:
+        labels = labels_from(records, label)
+    if reference is None:
+        reference = next((s for s in systems.values() if _is_model(s)), None)
+    matrix = row_of = None
+    if reference is not None:
+        matrix = reference.index_.matrix
+        row_of = {article_id: row for row, article_id in enumerate(reference.ids_)}
+    sections = {a.id: a.section for a in docs}
+    published = {a.id: a.published for a in docs}
+    out: dict[str, dict[str, Any]] = {}
+    for name, system in systems.items():
+        policy = None
+        if _is_model(system):
+            _warn_if_trivial(system, label, labels_given)
+            lists = model_lists(system, k=k)
+            policy = system.section_policy
+        elif callable(system):
+            lists = _as_lists(system(docs, k=k))
+        else:
+            # Precomputed lists may be longer (e.g. built once for a P@k curve): every metric
+            # is taken at k.
+            lists = {q: items[:k] for q, items in _as_lists(system).items()}
+        result: dict[str, Any] = {"k": k, "section_policy": policy}
+        result.update(
+            _list_metrics(
+                lists,
+                k=k,
+                all_ids=all_ids,
+                labels=labels,
+                articles=records,
+                sections=sections,
+                published=published,
+                matrix=matrix,
+                row_of=row_of,
+            )
+        )
+        timing = (
+            latency(system, k=k, n=latency_n) if latency_n and _is_model(system) else {}
+        )
+        result["latency_p50_ms"] = timing.get("latency_p50_ms")
+        result["latency_p99_ms"] = timing.get("latency_p99_ms")
+        out[name] = result
+    return out
+
+
+def compare(
+    systems: Mapping[str, System],
+    articles: Any,
+    k: int = 10,
+    label: str = "auto",
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """:func:`evaluate_systems` as a pandas DataFrame: one row per system.
+
+    Parameters
+    ----------
+    systems, articles, k, label, **kwargs
+        As :func:`evaluate_systems`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: system names; columns: metric keys; ``None`` becomes NaN.
+
+    Examples
+    --------
+    >>> corpus = [{"id": "a", "body": "bank rates"}, {"id": "b", "body": "bank rates held"}]
+    >>> compare({"tfidf": tfidf_baseline}, corpus, k=1)["coverage"].tolist()
+    [1.0]
+    """
+    import pandas as pd
+
+    results = evaluate_systems(systems, articles, k, label, **kwargs)
+    frame = pd.DataFrame.from_dict(results, orient="index")
+    frame.index.name = "system"
+    return frame
+
+
+def _format_value(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.3f}" if abs(value) < 100 else f"{float(value):,.1f}"
+    return str(value)
+
+
+def format_table(results: Mapping[str, Any]) -> str:
+    """Render evaluation results as a plain-text table.
+
+    Parameters
+    ----------
+    results : dict
+        One system's flat dict (:func:`evaluate_model`): two columns, metric and value. Or
+        ``{name: dict}`` (:func:`evaluate_systems`): one column per system.
+
+    Returns
+    -------
+    str
+        Metric names use :data:`METRIC_LABELS` with ``k`` filled in; ``None`` prints as
+        ``-``; floats with 3 decimals.
+
+    Examples
+    --------
+    >>> print(format_table({"k": 10, "precision_at_k": 0.9213, "twin_recall": None}))
+    metric       value
+    k               10
+    P@10         0.921
+    twin recall      -
+    """
+    many = bool(results) and all(isinstance(v, Mapping) for v in results.values())
+    columns: dict[str, Mapping[str, Any]] = (
+        {str(name): r for name, r in results.items()} if many else {"value": results}
+    )
+    keys = list(dict.fromkeys(key for r in columns.values() for key in r))
+    k = next((r["k"] for r in columns.values() if "k" in r), "k")
+
+    def name_of(key: str) -> str:
+        return METRIC_LABELS.get(key, key).format(k=k)
+
+    header = ["metric", *columns]
+    body = [[name_of(key), *(_format_value(r.get(key)) for r in columns.values())] for key in keys]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    lines = []
+    for row in [header, *body]:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Corpus profile and rendered boxes (for notebooks and reports)
+# --------------------------------------------------------------------------------------------
+
+
+def corpus_profile(articles: Any, label: str = "auto") -> dict[str, Any]:
+    """Describe a corpus: size, sections, labels, dates, lengths, twins.
+
+    Parameters
+    ----------
+    articles : iterable of dict or Article, or a pandas DataFrame
+    label : str, default "auto"
+
+    Returns
+    -------
+    dict
+        ``n_articles``, ``sections`` (name -> count, ``""`` = none), ``labels`` (label ->
+        count), ``dated_share``, ``first_date``, ``last_date`` (ISO or ``None``),
+        ``body_words_median``, ``body_words_p10``, ``body_words_p90``,
+        ``title_words_median``, ``empty_bodies``, ``twin_groups``, ``articles_with_twin``.
+
+    Examples
+    --------
+    >>> p = corpus_profile([{"id": 1, "body": "a b c", "section": "x"}, {"id": 2, "body": ""}])
+    >>> p["n_articles"], p["sections"], p["empty_bodies"]
+    (2, {'': 1, 'x': 1}, 1)
+    """
+    records = _records(articles)
+    docs = _validated(records)
+    sections: dict[str, int] = defaultdict(int)
+    for a in docs:
+        sections[a.section] += 1
+    label_counts: dict[str, int] = defaultdict(int)
+    for found in labels_from(records, label).values():
+        for lab in found:
+            label_counts[lab] += 1
+    dates = sorted(as_datetime(a.published) for a in docs if a.published is not None)
+    body_words = np.array([len(a.body.split()) for a in docs], dtype=np.float64)
+    title_words = np.array([len(a.title.split()) for a in docs], dtype=np.float64)
+    groups = twin_groups(records)
+    has = len(docs) > 0
+    return {
+        "n_articles": len(docs),
+        "sections": dict(sorted(sections.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "labels": dict(sorted(label_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "dated_share": len(dates) / len(docs) if has else None,
+        "first_date": dates[0].date().isoformat() if dates else None,
+        "last_date": dates[-1].date().isoformat() if dates else None,
+        "body_words_median": float(np.median(body_words)) if has else None,
+        "body_words_p10": float(np.percentile(body_words, 10)) if has else None,
+        "body_words_p90": float(np.percentile(body_words, 90)) if has else None,
+        "title_words_median": float(np.median(title_words)) if has else None,
+        "empty_bodies": int(sum(not a.body.strip() for a in docs)),
+        "twin_groups": len(groups),
+        "articles_with_twin": sum(len(g) for g in groups),
+    }
+
+
+def render_box(
+    model: RelatedArticles, article_id: ArticleId, k: int = 5, *, html_output: bool = False
+) -> str:
+    """Render the "Related articles" box of one article, as a site would show it.
+
+    Parameters
+    ----------
+    model : RelatedArticles
+        Fitted.
+    article_id : str or int
+    k : int, default 5
+    html_output : bool, default False
+        ``True``: an HTML fragment (escaped; links when articles have URLs). ``False``: text.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from relatedness import RelatedArticles, load_sample
+    >>> model = RelatedArticles(k=3).fit(load_sample())
+    >>> render_box(model, model.ids_[0], k=2).splitlines()[0].startswith("Related to:")
+    True
+    """
+    row = model.ids_.index(article_id)
+    title = model.titles_[row]
+    items = model.related(article_id, k)
+    if not html_output:
+        lines = [f"Related to: {title} [{model.sections_[row] or '-'}]"]
+        for r in items:
+            date = r.published.isoformat()[:10] if r.published else "undated"
+            lines.append(f"  {r.score:.3f}  {r.title}  [{r.section or '-'}, {date}]")
+            lines.append(f"         {r.snippet}")
+        if not items:
+            lines.append("  (nothing related)")
+        return "\n".join(lines)
+    parts = [f"<div class='related'><h4>Related to: {html.escape(title)}</h4><ol>"]
+    for r in items:
+        head = html.escape(r.title)
+        if r.url:
+            head = f"<a href='{html.escape(r.url, quote=True)}'>{head}</a>"
+        parts.append(
+            f"<li>{head} <small>({r.score:.3f}, {html.escape(r.section or '-')})</small>"
+            f"<br><small>{html.escape(r.snippet)}</small></li>"
+        )
+    parts.append("</ol></div>" if items else "<li><em>nothing related</em></li></ol></div>")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Tuning: folds and a small grid with k-fold numbers
+# --------------------------------------------------------------------------------------------
+
+
+def kfold_ids(
+    ids: Sequence[ArticleId], n_splits: int = 5, seed: int = 0
+) -> list[list[ArticleId]]:
+    """Split ids into ``n_splits`` disjoint folds of near-equal size (seeded shuffle).
+
+    Parameters
+    ----------
+    ids : sequence of ids
+    n_splits : int, default 5
+    seed : int, default 0
+
+    Returns
+    -------
+    list of list of ids
+
+    Examples
+    --------
+    >>> folds = kfold_ids(list(range(10)), n_splits=3)
+    >>> sorted(len(f) for f in folds), sorted(i for f in folds for i in f) == list(range(10))
+    ([3, 3, 4], True)
+    """
+    if n_splits < 2 or n_splits > len(ids):
+        msg = f"n_splits must be in [2, {len(ids)}], got {n_splits}."
+        raise ValueError(msg)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    return [[ids[i] for i in part] for part in np.array_split(order, n_splits)]
+
+
+_RELEVANCE = ("precision_at_k", "map_at_k", "ndcg_at_k")
+
+
+def _mean_or_none(values: Iterable[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def cross_validate(
+    candidates: Mapping[str, Lists],
+    labels: Mapping[ArticleId, Collection[str]],
+    *,
+    k: int = 10,
+    n_splits: int = 5,
+    seed: int = 0,
+    metric: str = "precision_at_k",
+) -> dict[str, Any]:
+    """Choose among candidate list sets with k-fold numbers over the queries.
+
+    The queries (labelled ids) are split into ``n_splits`` folds. For each fold, the
+    candidate with the best ``metric`` on the other folds' queries (ties: the earlier one) is
+    chosen and scored on the held-out fold; the mean of those held-out scores (``nested``) is
+    an honest estimate of "tune, then deploy". Each candidate's own per-fold scores are
+    reported too. Nothing is refitted: candidates are lists built without labels, so the
+    folds only decide which articles' lists are scored.
+
+    Parameters
+    ----------
+    candidates : mapping of name to lists
+        E.g. one set of lists per grid point or per Rocchio ``beta``.
+    labels : mapping of id to collection of str
+    k : int, default 10
+    n_splits : int, default 5
+    seed : int, default 0
+    metric : {"precision_at_k", "map_at_k", "ndcg_at_k"}, default "precision_at_k"
+        What the choice maximises.
+
+    Returns
+    -------
+    dict
+        ``points``: per candidate ``name``, the three metrics on all queries, ``folds`` and
+        ``train`` (metric -> list of per-fold values: held-out fold, and the other folds) and
+        ``cv_mean`` (metric -> mean of ``folds``); ``best``: index of the best
+        ``cv_mean[metric]``; ``nested``: ``chosen`` (index per fold), ``held_out`` (metric ->
+        per-fold values of the chosen candidate) and ``mean`` (metric -> their mean);
+        ``metric``, ``k``, ``n_splits``, ``n_queries``.
+
+    Examples
+    --------
+    >>> labels = {"a": {"x"}, "b": {"x"}, "c": {"y"}, "d": {"y"}}
+    >>> good = {"a": ["b"], "b": ["a"], "c": ["d"], "d": ["c"]}
+    >>> bad = {"a": ["c"], "b": ["d"], "c": ["a"], "d": ["b"]}
+    >>> out = cross_validate({"bad": bad, "good": good}, labels, k=1, n_splits=2)
+    >>> out["nested"]["chosen"], out["nested"]["mean"]["precision_at_k"]
+    ([1, 1], 1.0)
+    """
+    if metric not in _RELEVANCE:
+        msg = f"metric must be one of {_RELEVANCE}, got {metric!r}."
+        raise ValueError(msg)
+    if not candidates:
+        msg = "cross_validate needs at least one candidate."
+        raise ValueError(msg)
+    queries = [i for i, found in labels.items() if found]
+    folds = kfold_ids(queries, n_splits=n_splits, seed=seed)
+    points: list[dict[str, Any]] = []
+    for name, raw in candidates.items():
+        lists = _as_lists(raw)
+
+        def scored(ids: Iterable[ArticleId], lists: dict = lists) -> dict[str, Any]:
+            return evaluate_lists({i: lists[i] for i in ids if i in lists}, labels, k)
+
+        overall = evaluate_lists(lists, labels, k)
+        held = [scored(fold) for fold in folds]
+        train = [
+            scored(i for j, fold in enumerate(folds) if j != f for i in fold)
+            for f in range(n_splits)
+        ]
+        points.append({
+            "name": name,
+            **{m: overall[m] for m in _RELEVANCE},
+            "folds": {m: [r[m] for r in held] for m in _RELEVANCE},
+            "train": {m: [r[m] for r in train] for m in _RELEVANCE},
+            "cv_mean": {m: _mean_or_none(r[m] for r in held) for m in _RELEVANCE},
+        })
+
+    def score(value: float | None) -> float:
+        return -math.inf if value is None else value
+
+    def choose(fold: int) -> int:
+        # Best on the training folds; -index makes "the earlier of equal candidates" explicit.
+        return max(
+            range(len(points)), key=lambda p: (score(points[p]["train"][metric][fold]), -p)
+        )
+
+    chosen = [choose(f) for f in range(n_splits)]
+    held_out = {
+        m: [points[p]["folds"][m][f] for f, p in enumerate(chosen)] for m in _RELEVANCE
+    }
+    best = max(range(len(points)), key=lambda p: (score(points[p]["cv_mean"][metric]), -p))
+    return {
+        "metric": metric,
+        "k": k,
+        "n_splits": n_splits,
+        "n_queries": len(queries),
+        "points": points,
+        "best": best,
+        "nested": {
+            "chosen": chosen,
+            "held_out": held_out,
+            "mean": {m: _mean_or_none(v) for m, v in held_out.items()},
+        },
+    }
+
+
+def _expand_grid(
+    grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    if isinstance(grid, Mapping):
+        names = list(grid)
+        values = itertools.product(*(grid[name] for name in names))
+        return [dict(zip(names, combo, strict=True)) for combo in values]
+    return [dict(point) for point in grid]
+
+
+def _model_params(point: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+    params = {**base, **point}
+    if "title_weight" in params:
+        fields = dict(params.get("fields") or {"title": 0.5, "body": 1.0, "tags": 1.0})
+        fields["title"] = params.pop("title_weight")
+        params["fields"] = fields
+    return params
+
+
+def model_for(
+    point: Mapping[str, Any], base_params: Mapping[str, Any] | None = None, k: int = 10
+) -> RelatedArticles:
+    """The (unfitted) model of one grid point, as :func:`grid_search` builds it.
+
+    Parameters
+    ----------
+    point : dict
+        :class:`~relatedness.RelatedArticles` parameters, plus ``"title_weight"``.
+    base_params : dict, optional
+        Shared settings; default ``{"section_policy": "any"}``.
+    k : int, default 10
+
+    Returns
+    -------
+    RelatedArticles
+
+    Examples
+    --------
+    >>> model_for({"title_weight": 0.0, "min_df": 3}).get_params()["fields"]
+    {'title': 0.0, 'body': 1.0, 'tags': 1.0}
+    """
+    from .recommender import RelatedArticles
+
+    base = {"section_policy": "any"} if base_params is None else base_params
+    return RelatedArticles(k=k, **_model_params(point, base))
+
+
+def _point_name(point: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in point.items()) or "(base)"
+
+
+def grid_search(
+    articles: Any,
+    grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
+    *,
+    k: int = 10,
+    n_splits: int = 5,
+    seed: int = 0,
+    label: str = "auto",
+    labels: Mapping[ArticleId, Collection[str]] | None = None,
+    metric: str = "precision_at_k",
+    base_params: Mapping[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Fit one model per grid point and compare them with k-fold numbers (:func:`cross_validate`).
+
+    Labels are never used for fitting, so every model is fitted on *all* articles; the folds
+    split which articles' lists are scored (tune on 4/5 of the queries, score on the other 1/5).
+
+    Parameters
+    ----------
+    articles : iterable of dict or Article, or a pandas DataFrame
+    grid : dict of name to list of values, or list of dicts
+        A dict is expanded to its Cartesian product; a list of dicts is taken as is (e.g.
+        one-factor-at-a-time points; ``{}`` is the base). Keys are
+        :class:`~relatedness.RelatedArticles` parameters, plus ``"title_weight"``: shorthand
+        for ``fields["title"]`` (body and tags keep weight 1).
+    k : int, default 10
+    n_splits : int, default 5
+    seed : int, default 0
+    label : str, default "auto"
+    labels : mapping of id to collection of str, optional
+    metric : {"precision_at_k", "map_at_k", "ndcg_at_k"}, default "precision_at_k"
+    base_params : dict, optional
+        Settings shared by every point; default ``{"section_policy": "any"}`` (with
+        ``"same"``, label metrics would measure the section filter).
+    progress : callable, optional
+        Called with one line of text after each point (e.g. ``print``).
+
+    Returns
+    -------
+    dict
+        As :func:`cross_validate`, each point also carrying its ``params`` and
+        ``fit_seconds``.
+
+    Examples
+    --------
+    >>> from relatedness import load_sample
+    >>> sample = load_sample()[:80]
+    >>> fake = {a.id: {a.title.split()[0]} for a in sample}  # labels for the sake of it
+    >>> out = grid_search(sample, {"stem": [True, False]}, k=5, n_splits=2, labels=fake)
+    >>> [p["name"] for p in out["points"]], len(out["nested"]["chosen"])
+    (['stem=True', 'stem=False'], 2)
+    """
+    records = _records(articles)
+    if labels is None:
+        labels = labels_from(records, label)
+    base = {"section_policy": "any"} if base_params is None else dict(base_params)
+    points = _expand_grid(grid)
+    candidates: dict[str, dict[ArticleId, list[ArticleId]]] = {}
+    seconds: list[float] = []
+    for point in points:
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            # Small corpora relax the df thresholds with a warning; every point would repeat it.
+            warnings.simplefilter("ignore", UserWarning)
+            model = model_for(point, base, k).fit(records)
+        seconds.append(time.perf_counter() - start)
+        lists = model_lists(model, k=k)
+        candidates[_point_name(point)] = lists
+        if progress is not None:
+            r = evaluate_lists(lists, labels, k)
+            progress(
+                f"{_point_name(point)}: P@{k} {_format_value(r['precision_at_k'])}, "
+                f"MAP@{k} {_format_value(r['map_at_k'])} (fit {seconds[-1]:.1f} s)"
+            )
+    result = cross_validate(candidates, labels, k=k, n_splits=n_splits, seed=seed, metric=metric)
+    for entry, point, fitted in zip(result["points"], points, seconds, strict=True):
+        entry["params"] = point
+        entry["fit_seconds"] = fitted
+    return result
+
+
+def grid_table(result: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`cross_validate` / :func:`grid_search` points as a DataFrame, best first.
+
+    Parameters
+    ----------
+    result : dict
+        As returned by :func:`cross_validate` or :func:`grid_search`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point: ``name``, the metrics on all queries, the k-fold mean and
+        standard deviation of the tuned metric, the k-fold mean of the other two,
+        ``fit_seconds`` (grid points only) and ``chosen_in_folds``; sorted by the k-fold mean
+        of the tuned metric (stable, so the earlier of equal points stays first).
+
+    Examples
+    --------
+    >>> labels = {"a": {"x"}, "b": {"x"}, "c": {"y"}, "d": {"y"}}
+    >>> good = {"a": ["b"], "b": ["a"], "c": ["d"], "d": ["c"]}
+    >>> out = cross_validate({"good": good}, labels, k=1, n_splits=2)
+    >>> grid_table(out)[["name", "cv_mean_precision_at_k"]].values.tolist()
+    [['good', 1.0]]
+    """
+    import pandas as pd
+
+    metric = result["metric"]
+    chosen = result["nested"]["chosen"]
+    rows = []
+    for index, point in enumerate(result["points"]):
+        folds = [v for v in point["folds"][metric] if v is not None]
+        row = {"name": point["name"]}
+        row.update({m: point[m] for m in _RELEVANCE})
+        row[f"cv_mean_{metric}"] = point["cv_mean"][metric]
+        row[f"cv_std_{metric}"] = float(np.std(folds)) if folds else None
+        row.update({f"cv_mean_{m}": point["cv_mean"][m] for m in _RELEVANCE if m != metric})
+        if "fit_seconds" in point:
+            row["fit_seconds"] = point["fit_seconds"]
+        row["chosen_in_folds"] = chosen.count(index)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    return frame.sort_values(f"cv_mean_{metric}", ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# A label-free relevance task for unlabelled corpora
+# --------------------------------------------------------------------------------------------
+
+
+def _split_body(body: str) -> tuple[str, str]:
+    paragraphs = [p for p in body.split("\n\n") if p.strip()]
+    if len(paragraphs) >= 2:
+        # Cut at the paragraph boundary nearest to half the words.
+        sizes = np.cumsum([len(p.split()) for p in paragraphs])
+        cut = int(np.argmin(np.abs(sizes[:-1] - sizes[-1] / 2))) + 1
+        return "\n\n".join(paragraphs[:cut]), "\n\n".join(paragraphs[cut:])
+    words = body.split()
+    return " ".join(words[: len(words) // 2]), " ".join(words[len(words) // 2 :])
+
+
+def split_halves(
+    articles: Any, min_words: int = 40
+) -> tuple[list[dict[str, Any]], dict[ArticleId, frozenset[str]]]:
+    """A self-supervised relevance task for a corpus without labels: find the other half.
+
+    Each article becomes two documents: its first half (with the title) and its second half
+    (without), cut at a paragraph boundary. A half's only relevant document is the other
+    half, so ``map_at_k`` from :func:`evaluate_lists` is the mean reciprocal rank of the
+    other half within the top ``k`` (precision@k is at most ``1/k`` here). Labels stay out
+    of the ranking: they are the original ids, returned separately.
+
+    Parameters
+    ----------
+    articles : iterable of dict or Article, or a pandas DataFrame
+    min_words : int, default 40
+        Shorter bodies are left out (their halves would be too short to mean anything).
+
+    Returns
+    -------
+    rows : list of dict
+        ``id`` is ``"<id>#1"`` / ``"<id>#2"``; section, date and URL are kept.
+    labels : dict
+        ``half id -> {str(original id)}``.
+
+    Examples
+    --------
+    >>> rows, labels = split_halves([{"id": 7, "title": "T", "body": "one two\\n\\nthree four"}],
+    ...                             min_words=2)
+    >>> [(r["id"], r["title"], r["body"]) for r in rows], labels["7#2"]
+    ([('7#1', 'T', 'one two'), ('7#2', '', 'three four')], frozenset({'7'}))
+    """
+    rows: list[dict[str, Any]] = []
+    labels: dict[ArticleId, frozenset[str]] = {}
+    for a in _validated(_records(articles)):
+        if len(a.body.split()) < min_words:
+            continue
+        first, second = _split_body(a.body)
+        common = {"section": a.section, "published": a.published, "url": a.url}
+        for half, (title, body) in enumerate([(a.title, first), ("", second)], start=1):
+            half_id = f"{a.id}#{half}"
+            rows.append({"id": half_id, "title": title, "body": body, **common})
+            labels[half_id] = frozenset([str(a.id)])
+    return rows, labels
