@@ -74,7 +74,8 @@ def outside_window(
     dated = ~np.isnan(gap)
     drop = np.zeros(gap.shape, dtype=bool)
     if max_age is not None:
-        drop |= dated & (gap > max_age)
+        # "further apart in time" both ways: an old story and a far-later one alike.
+        drop |= dated & (np.abs(gap) > max_age)
     if not allow_newer:
         drop |= dated & (gap < 0)
     return drop

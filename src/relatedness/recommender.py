@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator
 
 from . import policies as _policies
 from . import text as _text
+from ._topk import outside_window
 from ._validation import NONE, Constraint, check_k, check_params, interval, one_of, type_of
 from .articles import Article, Rejected, as_datetime, check_articles
 from .exceptions import (
@@ -218,7 +219,7 @@ class RelatedArticles(BaseEstimator):
     pinned : dict or None, default None
         ``{article id: [ids]}``: editor-pinned stories, shown first in that article's box.
     blocked_pairs : tuple of (id, id), default ()
-        Pairs never shown together, in either direction.
+        Pairs never shown together, in either direction (a blocked pair wins over a pin).
     fallback : tuple of str, default ()
         Steps tried in order while a list is shorter than ``k``: ``"same_section"``,
         ``"any"`` (every section), ``"relax_time"`` (drop the window), ``"latest"`` (the
@@ -236,7 +237,8 @@ class RelatedArticles(BaseEstimator):
         Article ids in fit order.
     n_articles_ : int
     n_empty_ : int
-        Articles with no indexable text: they get ``[]`` and appear in no list.
+        Articles with no indexable text: they appear in no list, and get ``[]`` (or what a
+        ``fallback`` step such as ``"latest"`` fills their box with).
     section_names_ : list of str
         Distinct sections, sorted.
     vectorizer_ : FieldTfidfVectorizer
@@ -690,12 +692,14 @@ class RelatedArticles(BaseEstimator):
         *,
         relax_time: bool = False,
     ) -> QueryRules:
-        use_time = self._uses_time and not relax_time
+        use_time = self._uses_time
         max_age = half_life = None
         if use_time:
             max_age, half_life = _policies.time_rules(
                 sections, self.max_age, self.recency_half_life, self.section_overrides
             )
+            if relax_time:  # the "relax_time" fallback drops the window, keeps the decay
+                max_age = np.full(len(sections), np.inf)
         return QueryRules(
             times=times if use_time else None,
             max_age=max_age,
@@ -735,9 +739,10 @@ class RelatedArticles(BaseEstimator):
         for i in range(m):
             own = int(self_rows[i])
             pins = self._pinned.get(own, []) if own >= 0 and editorial else []
-            pins = [r for r in pins if allowed[r]][:k]
-            held.append(pins)
             blocked = self._blocked.get(own, []) if own >= 0 else []
+            # A blocked pair wins over a pin: "never together" is the safety rule.
+            pins = [r for r in pins if allowed[r] and r not in blocked][:k]
+            held.append(pins)
             exclude_rows.append(np.array(pins + blocked, dtype=np.int64))
         removed_query = [own >= 0 and self.ids_[own] in self.removed_ for own in self_rows]
         rules = self._make_rules(times, sections, tags, exclude_rows)
@@ -874,7 +879,15 @@ class RelatedArticles(BaseEstimator):
         if step == "latest":
             for i, hold, excluded in zip(short, holds, keep, strict=True):
                 extra = self._latest(
-                    int(self_rows[i]), int(codes[i]), excluded, k - len(hold), allowed
+                    queries[i],
+                    int(self_rows[i]),
+                    int(codes[i]),
+                    float(times[i]),
+                    sections[i],
+                    excluded,
+                    hold,
+                    k - len(hold),
+                    allowed,
                 )
                 chosen[i] = (chosen[i][0] + extra, chosen[i][1] + [0.0] * len(extra))
             return
@@ -890,21 +903,54 @@ class RelatedArticles(BaseEstimator):
             chosen[i] = (chosen[i][0] + rows, chosen[i][1] + scores)
 
     def _latest(
-        self, own: int, code: int, excluded: np.ndarray, need: int, allowed: np.ndarray
+        self,
+        query: sp.csr_matrix,
+        own: int,
+        code: int,
+        time: float,
+        section: str,
+        excluded: np.ndarray,
+        held: list[int],
+        need: int,
+        allowed: np.ndarray,
     ) -> list[int]:
-        """The newest visible stories of a section (the "latest" fallback step)."""
+        """The newest stories of a section (the "latest" fallback step), score 0.
+
+        Every rule that removes stories still applies: exclusions, the time window and
+        ``allow_newer``, copies of the story itself, one story per duplicate pair and the
+        section quota. Only the ranking by similarity is given up.
+        """
         if need <= 0:
             return []
         if 0 <= code < len(self.index_.groups):
             candidates = self.index_.groups[code]
         else:
             candidates = np.arange(self.n_articles_)
-        mask = allowed[candidates].copy()
-        mask &= ~np.isin(candidates, excluded)
-        mask &= candidates != own
+        mask = allowed[candidates] & ~np.isin(candidates, excluded) & (candidates != own)
+        if self._uses_time:
+            ages, _ = _policies.time_rules(
+                [section], self.max_age, self.recency_half_life, self.section_overrides
+            )
+            gap = time - self.index_.times[candidates]
+            mask &= ~outside_window(gap, ages[0], self.allow_newer)
         candidates = candidates[mask]
-        order = np.argsort(self.index_.tiebreak[candidates], kind="stable")
-        return candidates[order][:need].tolist()
+        if self.duplicate_threshold is not None and len(candidates):
+            q = sp.csr_matrix(query, dtype=np.float64)
+            cosine = sp.csr_matrix(self.index_.matrix[candidates], dtype=np.float64) @ q.T
+            candidates = candidates[cosine.toarray().ravel() < self.duplicate_threshold]
+        ranked = candidates[np.argsort(self.index_.tiebreak[candidates], kind="stable")]
+        rows, _ = _policies.select(
+            ranked,
+            np.zeros(len(ranked)),
+            need,
+            similarity=self._similarity,
+            duplicate_threshold=self.duplicate_threshold,
+            max_per_section=self.max_per_section,
+            sections=self.index_.section_codes,
+            diversity=0.0,
+            held=held,
+        )
+        return rows
 
     def _results(
         self, rows: Sequence[int], scores: Sequence[float], *, pinned: bool = False
@@ -1224,14 +1270,16 @@ class RelatedArticles(BaseEstimator):
                 split = {f: parts[f].get(col, 0.0) for f in parts}
                 known = sum(split.values())
                 total = float(x[0, col])
-                body = max(0.0, total - known) if "body" not in parts else None
+                # The stored row is float32, the parts float64: a remainder within float32
+                # rounding of the value is rounding, not an occurrence in the body.
+                body = total - known
+                split["body"] = body if body > 1e-5 * total else 0.0
+                whole = sum(split.values())
                 for field_name, part in split.items():
-                    if part:
+                    if part > 0:
                         contributions.append(
-                            TermContribution(names[col], field_name, value * part / total)
+                            TermContribution(names[col], field_name, value * part / whole)
                         )
-                if body:
-                    contributions.append(TermContribution(names[col], "body", value * body / total))
             contributions.sort(key=lambda t: (-t.contribution, t.term, t.field))
         return Explanation(score, cosine, decay, tag_bonus, tuple(contributions))
 
