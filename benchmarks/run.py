@@ -93,7 +93,8 @@ def _run_method(method: str, matrix_path: str, k: int, out_path: str, extra: dic
             block = cosine_similarity(X[a:b], X, dense_output=True)
             cols[a:b] = _topk_rows(block, k, np.arange(a, b))
     else:
-        raise SystemExit(f"unknown method {method}")
+        msg = f"unknown method {method}"
+        raise SystemExit(msg)
     wall = time.perf_counter() - start
     np.save(out_path, cols)
     usage = resource.getrusage(resource.RUSAGE_SELF)

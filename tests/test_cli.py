@@ -177,3 +177,54 @@ def test_evaluate_command_table_and_json(corpus):
     payload = json.loads(out)
     assert 0.0 <= payload["relatedness"]["precision_at_k"] <= 1.0
     assert payload["relatedness"]["k"] == 3
+
+
+def test_precompute_formats_and_resume_flags(model_dir, tmp_path):
+    """Issue 5: sharded output through the CLI, then --resume keeps every verified shard."""
+    from relatedness.precompute import iter_output
+
+    out_dir = tmp_path / "lists"
+    args = ("precompute", "--model", str(model_dir), "--out", str(out_dir), "--format", "csv",
+            "--shard-size", "4", "--quiet")
+    code, out, _ = run(*args)
+    assert code == EXIT_OK
+    got = dict(iter_output(out_dir))
+    assert list(got) == [r["id"] for r in news_rows()]
+    code, out, _ = run(*args, "--resume")
+    assert code == EXIT_OK
+    sqlite = tmp_path / "related.sqlite"
+    assert run("precompute", "--model", str(model_dir), "--out", str(sqlite), "--quiet")[0] == 0
+    assert dict(iter_output(sqlite)).keys() == got.keys()
+
+
+def test_update_rewrites_only_changed_lists_and_applies_them(tmp_path, corpus):
+    """Issue 5: add/remove then update == a full recompute with the same vocabulary."""
+    from relatedness import RelatedArticles
+    from relatedness.precompute import iter_output
+
+    model = tmp_path / "model"
+    assert run("fit", str(corpus), "--model", str(model), "--min-df", "1")[0] == EXIT_OK
+    database = tmp_path / "related.sqlite"
+    assert run("precompute", "--model", str(model), "--out", str(database), "--quiet")[0] == 0
+    new = tmp_path / "new.jsonl"
+    new.write_text(json.dumps({"id": "n1", "section": "business", "title": "Bank rates",
+                               "body": "The central bank cut interest rates again."}) + "\n",
+                   encoding="utf-8")
+    gone = tmp_path / "gone.txt"
+    gone.write_text("b2\n", encoding="utf-8")
+    diff = tmp_path / "diff.jsonl"
+    code, out, err = run("update", "--model", str(model), "--add", str(new), "--remove",
+                         str(gone), "--out", str(diff), "--apply", str(database))
+    assert code == EXIT_OK, err
+    assert "removed 1; added 1" in out
+    changed = [json.loads(line)["id"] for line in diff.read_text().splitlines()]
+    assert "n1" in changed and "b1" in changed and len(changed) < len(news_rows())
+
+    updated = RelatedArticles.load(model)
+    full = {i: [r.to_dict() for r in lst] for i, lst in
+            updated.related_many([i for i in updated.ids_ if i != "b2"]).items()}
+    applied = dict(iter_output(database, verify=False))
+    assert "b2" not in applied
+    assert {i: [(r["id"], r["score"]) for r in lst] for i, lst in applied.items()} == {
+        i: [(r["id"], r["score"]) for r in lst] for i, lst in full.items()
+    }

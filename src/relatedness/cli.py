@@ -143,10 +143,41 @@ def _parser() -> argparse.ArgumentParser:
         "--explain", action="store_true", help="show the shared terms behind each score"
     )
 
-    pre = sub.add_parser("precompute", help="write every article's related list (JSON Lines)")
+    pre = sub.add_parser(
+        "precompute", help="write every article's related list (atomic, resumable, parallel)"
+    )
     pre.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
-    pre.add_argument("--out", type=Path, required=True, help="output file (.jsonl)")
+    pre.add_argument(
+        "--out", type=Path, required=True,
+        help="output: a .jsonl file (one file), a directory (sharded jsonl/csv/parquet, "
+        "see docs/batch.md) or a .sqlite database",
+    )
+    pre.add_argument("--format", choices=("jsonl", "csv", "parquet", "sqlite"), default=None,
+                     help="default: from --out (.sqlite -> sqlite, otherwise jsonl)")
     pre.add_argument("--k", type=int, default=None)
+    pre.add_argument("--ids", type=Path, default=None,
+                     help="file with one article id per line: precompute only those")
+    pre.add_argument("--shard-size", type=int, default=10_000)
+    pre.add_argument("--resume", action="store_true",
+                     help="keep verified shards of an interrupted run")
+    pre.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1)")
+    pre.add_argument("--backend", choices=("loky", "threading", "dask"), default=None)
+    pre.add_argument("--scheduler", default=None,
+                     help="Dask scheduler address (tcp://host:8786); default: a LocalCluster")
+    pre.add_argument("--quiet", action="store_true", help="no progress output")
+
+    upd = sub.add_parser(
+        "update", help="add/remove articles and rewrite only the lists that change"
+    )
+    upd.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    upd.add_argument("--add", type=Path, default=None, help="new articles (.jsonl or .csv)")
+    upd.add_argument("--remove", type=Path, default=None,
+                     help="file with one article id per line to take down")
+    upd.add_argument("--out", type=Path, required=True,
+                     help="diff file (.jsonl): the changed lists only")
+    upd.add_argument("--apply", type=Path, default=None,
+                     help="SQLite database from precompute to update in place")
+    upd.add_argument("--k", type=int, default=None)
 
     evaluate = sub.add_parser(
         "evaluate", help="measure list quality on labelled articles (and the baselines)"
@@ -287,12 +318,36 @@ def _cmd_related(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _read_ids(path: Path, model: Any) -> list:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [_coerce_id(model, line.strip()) for line in lines if line.strip()]
+
+
 def _cmd_precompute(args: argparse.Namespace, out: TextIO) -> int:
-    from .precompute import write_jsonl
+    from .precompute import precompute, write_jsonl
     from .recommender import RelatedArticles
 
-    model = RelatedArticles.load(args.model)
-    summary = write_jsonl(model, args.out, k=args.k)
+    fmt = args.format or ("sqlite" if args.out.suffix in (".sqlite", ".db") else "jsonl")
+    single_file = fmt == "jsonl" and args.out.suffix == ".jsonl" and args.format is None
+    if single_file and not (args.ids or args.resume or args.jobs != 1 or args.backend):
+        model = RelatedArticles.load(args.model)
+        summary = write_jsonl(model, args.out, k=args.k)
+    else:
+        model = RelatedArticles.load(args.model, mmap=True)
+        summary = precompute(
+            model,
+            args.out,
+            format=fmt,
+            k=args.k,
+            ids=_read_ids(args.ids, model) if args.ids else None,
+            shard_size=args.shard_size,
+            resume=args.resume,
+            n_jobs=args.jobs,
+            backend=args.backend,
+            scheduler=args.scheduler,
+            progress=False if args.quiet else None,
+            model_dir=args.model,
+        )
     print(
         f"wrote {summary.n_articles} lists ({summary.n_empty_lists} empty) to {summary.path} "
         f"in {summary.seconds:.1f}s",
@@ -347,11 +402,68 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_update(args: argparse.Namespace, out: TextIO) -> int:
+    from .articles import load_articles
+    from .recommender import RelatedArticles
+
+    model = RelatedArticles.load(args.model)
+    removed = _read_ids(args.remove, model) if args.remove else []
+    # Lists that can change: those sharing a term with a removed story (before it goes) ...
+    touched = set(model.affected(removed)) if removed else set()
+    model.remove(removed)
+    report = None
+    if args.add:
+        report = model.add(load_articles(args.add))
+        # ... and those sharing a term with a new one (the new ones included).
+        touched |= set(model.affected(report.added))
+    changed = [i for i in model.ids_ if i in touched]
+    lists = model.related_many(changed, k=args.k) if changed else {}
+    from ._io import atomic_write
+
+    with atomic_write(args.out, "w", encoding="utf-8") as handle:
+        for article_id, related in lists.items():
+            row = {"id": article_id, "related": [r.to_dict() for r in related]}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if args.apply:
+        _apply_to_sqlite(args.apply, lists, removed)
+    model.save(args.model)
+    note = ""
+    if report is not None:
+        note = (
+            f"; added {len(report.added)} (out-of-vocabulary {report.oov_rate:.1%}, idf drift "
+            f"{report.idf_drift:.3f}{', refit recommended' if report.needs_refit else ''})"
+        )
+    print(
+        f"removed {len(removed)}{note}; rewrote {len(lists)} lists to {args.out}"
+        + (f" and applied them to {args.apply}" if args.apply else ""),
+        file=out,
+    )
+    return EXIT_OK
+
+
+def _apply_to_sqlite(database: Path, lists: dict, removed: list) -> None:
+    """Replace the changed lists in a precompute SQLite database, in one transaction."""
+    import sqlite3
+
+    from .writers import SqliteWriter
+
+    if not database.is_file():
+        msg = f"{database}: no such database; run relatedness precompute first"
+        raise FileNotFoundError(msg)
+    connection = sqlite3.connect(database)
+    try:
+        with connection:
+            SqliteWriter.apply_diff(connection, lists, removed)
+    finally:
+        connection.close()
+
+
 _COMMANDS = {
     "fit": _cmd_fit,
     "related": _cmd_related,
     "precompute": _cmd_precompute,
     "evaluate": _cmd_evaluate,
+    "update": _cmd_update,
     "demo": _cmd_demo,
 }
 
@@ -373,15 +485,15 @@ def main(
         try:
             code = _COMMANDS[args.command](args, out)
         except ModelFormatError as exc:
-            code = _error(err, f"invalid model: {exc}", debug)
+            _error(err, f"invalid model: {exc}", debug)
             code = EXIT_BAD_MODEL
+        except KeyboardInterrupt as exc:  # SIGTERM in precompute: clean stop, documented code
+            _error(err, "interrupted; rerun with --resume to continue", debug)
+            code = int(getattr(exc, "exit_code", 130))
         except (RelatednessError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             text = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}: {exc.filename}"
             _error(err, text, debug)
             code = EXIT_BAD_INPUT
-        except KeyboardInterrupt:
-            _error(err, "interrupted", debug)
-            code = 130
         except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
             _error(
                 err,
