@@ -112,9 +112,9 @@ def _run_method(method: str, matrix_path: str, k: int, out_path: str, extra: dic
 def _child(method: str, matrix: str, k: int, tmp: str, extra: dict) -> dict:
     out = os.path.join(tmp, f"{method}-{extra.get('policy', 'any')}.npy")
     code = (
-        "import json, sys; sys.path.insert(0, %r); import run; "
-        "print(json.dumps(run._run_method(%r, %r, %d, %r, %r)))"
-    ) % (str(HERE), method, matrix, k, out, extra)
+        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import run; "
+        f"print(json.dumps(run._run_method({method!r}, {matrix!r}, {k}, {out!r}, {extra!r})))"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
