@@ -102,8 +102,24 @@ def _run_method(method: str, matrix_path: str, k: int, out_path: str, extra: dic
         "method": method,
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "peak_rss_mib": _peak_rss_mib(),
     }
+
+
+def _peak_rss_mib() -> float:
+    """This process's own peak RSS (VmHWM).
+
+    ``ru_maxrss`` is inherited across fork and exec, so a child of a large parent would
+    report the parent's peak; VmHWM belongs to the new address space.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # ------------------------------------------------------------------------------ parent side

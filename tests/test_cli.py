@@ -228,3 +228,61 @@ def test_update_rewrites_only_changed_lists_and_applies_them(tmp_path, corpus):
     assert {i: [(r["id"], r["score"]) for r in lst] for i, lst in applied.items()} == {
         i: [(r["id"], r["score"]) for r in lst] for i, lst in full.items()
     }
+
+
+def test_skip_invalid_writes_a_rejects_file(tmp_path):
+    """Issue 5 item 8: --skip-invalid proceeds and lists what it left out, with line numbers."""
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(
+        b'{"id": "a", "body": null}\n'
+        b"not json\n"
+        b'{"id": "b", "body": "storm snow"}\n'
+        b'{"id": "c\xff", "body": "x"}\n'
+        b'{"id": "d", "body": "storm roads"}\n'
+    )
+    model = tmp_path / "m"
+    code, _, err = run("fit", str(path), "--model", str(model), "--skip-invalid")
+    assert code == EXIT_OK, err
+    rejects = [json.loads(line) for line in (model / "rejects.jsonl").read_text().splitlines()]
+    assert any(r["stage"] == "read" and "line 2" in r["reason"] for r in rejects)
+    assert any(r["stage"] == "read" and "line 4" in r["reason"] for r in rejects)
+    assert {"stage": "validate", "line": 1, "id": "a", "reason": "body: missing (None/NaN)"} in (
+        rejects
+    )
+
+
+def test_duplicate_ids_name_their_lines(tmp_path):
+    path = tmp_path / "dup.jsonl"
+    path.write_text("\n".join(json.dumps({"id": i, "body": "storm"}) for i in "abca"),
+                    encoding="utf-8")
+    code, _, err = run("fit", str(path), "--model", str(tmp_path / "m"))
+    assert code == EXIT_BAD_INPUT
+    assert "'a' on lines 1, 4" in err
+    assert not (tmp_path / "m").exists()  # nothing written before the input is valid
+
+
+def test_policy_file_sets_structured_policies(tmp_path, corpus):
+    """Issue 4: pins, blocked pairs and section overrides from a JSON file; flags win."""
+    policies = tmp_path / "policies.json"
+    policies.write_text(json.dumps({
+        "pinned": {"b1": ["s1"]},
+        "blocked_pairs": [["p1", "p3"]],
+        "section_overrides": {"politics": {"recency_half_life": 7}},
+        "diversity": 0.3,
+    }), encoding="utf-8")
+    model = tmp_path / "m"
+    code, _, err = run("fit", str(corpus), "--model", str(model), "--min-df", "1",
+                       "--policy-file", str(policies), "--diversity", "0.5")
+    assert code == EXIT_OK, err
+    params = json.loads((model / "manifest.json").read_text())["params"]
+    assert params["pinned"] == [["b1", ["s1"]]]
+    assert params["blocked_pairs"] == [["p1", "p3"]]
+    assert params["section_overrides"] == {"politics": {"recency_half_life": 7}}
+    assert params["diversity"] == 0.5  # the flag typed on the command line wins
+    code, out, _ = run("related", "b1", "--model", str(model), "--format", "json")
+    assert json.loads(out)["related"][0]["id"] == "s1"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"colour": "red"}), encoding="utf-8")
+    code, _, err = run("fit", str(corpus), "--model", str(model), "--policy-file", str(bad))
+    assert code == EXIT_BAD_INPUT
+    assert "unknown keys: ['colour']" in err

@@ -448,6 +448,7 @@ def check_articles(
     """
     articles: list[Article] = []
     errors: list[tuple[int, Any, _RowError]] = []
+    line_of: dict[Any, list[int]] = {}  # file line numbers, when rows came from a reader
     for position, item in enumerate(items):
         raw_id = item.get("id") if isinstance(item, Mapping) else getattr(item, "id", None)
         where = item.get("_line", position) if isinstance(item, Mapping) else position
@@ -470,11 +471,13 @@ def check_articles(
             errors.append((where, raw_id, exc))
             continue
         articles.append(article)
+        if isinstance(item, Mapping) and "_line" in item:
+            line_of.setdefault(article.id, []).append(item["_line"])
 
     if errors:
         _report_invalid(errors, on_invalid, rejects)
     _check_id_types(articles)
-    return _resolve_duplicates(articles, on_duplicate)
+    return _resolve_duplicates(articles, on_duplicate, line_of)
 
 
 def _report_invalid(
@@ -519,7 +522,9 @@ def _published_key(article: Article) -> tuple[int, dt.datetime]:
     )
 
 
-def _resolve_duplicates(articles: list[Article], on_duplicate: str) -> list[Article]:
+def _resolve_duplicates(
+    articles: list[Article], on_duplicate: str, lines: dict[Any, list[int]] | None = None
+) -> list[Article]:
     seen: dict[ArticleId, int] = {}
     duplicates: list[ArticleId] = []
     for position, article in enumerate(articles):
@@ -531,10 +536,18 @@ def _resolve_duplicates(articles: list[Article], on_duplicate: str) -> list[Arti
         return articles
     distinct = sorted(set(duplicates), key=repr)
     if on_duplicate == "raise":
+        where = ""
+        if lines:
+            shown = [
+                f"{i!r} on lines {', '.join(str(n) for n in lines[i])}"
+                for i in distinct[:_SHOW]
+                if lines.get(i)
+            ]
+            where = f" ({'; '.join(shown)})" if shown else ""
         msg = (
-            f"{len(distinct)} duplicate article ids, e.g. {distinct[:_SHOW]!r}. Ids must be "
-            "unique: de-duplicate upstream or pass on_duplicate='keep_last' to keep the newest "
-            "copy of each."
+            f"{len(distinct)} duplicate article ids, e.g. {distinct[:_SHOW]!r}{where}. Ids must "
+            "be unique: de-duplicate upstream or pass on_duplicate='keep_last' to keep the "
+            "newest copy of each."
         )
         raise DuplicateIdError(msg)
     keep: dict[ArticleId, int] = {}

@@ -66,7 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--skip-invalid",
         action="store_true",
-        help="leave out invalid rows (listed on stderr) instead of failing",
+        help="leave out invalid rows instead of failing (see --rejects)",
+    )
+    fit.add_argument(
+        "--rejects",
+        type=Path,
+        default=None,
+        help="with --skip-invalid: write the left-out rows here (JSON Lines; default: "
+        "rejects.jsonl in the model directory)",
     )
     fit.add_argument(
         "--keep-last",
@@ -125,6 +132,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     policy.add_argument(
         "--tag-weight", type=float, default=0.0, help="bonus for shared tags (default 0)"
+    )
+    policy.add_argument(
+        "--policy-file",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="a JSON object of policy parameters (pinned, blocked_pairs, section_overrides, "
+        "...); flags given on the command line win",
     )
     policy.add_argument(
         "--fallback",
@@ -222,7 +237,11 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
 
     start = time.perf_counter()
     on_invalid: Literal["raise", "skip"] = "skip" if args.skip_invalid else "raise"
-    rows = load_articles(args.articles, on_invalid=on_invalid)
+    with warnings.catch_warnings(record=True) as read_problems:
+        warnings.simplefilter("always")
+        rows = load_articles(args.articles, on_invalid=on_invalid)
+    for problem in read_problems:
+        warnings.warn(problem.message, problem.category, stacklevel=1)
     model = RelatedArticles(
         k=args.k,
         section_policy=args.section_policy,
@@ -243,10 +262,15 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         tag_weight=args.tag_weight,
         fallback=tuple(step.strip() for step in args.fallback.split(",") if step.strip()),
     )
-    if model_ids_are_int(rows):
+    int_ids = model_ids_are_int(rows)
+    if int_ids:
         model.set_params(exclude_ids=tuple(_as_int(i) for i in args.exclude_id))
+    if args.policy_file is not None:
+        _apply_policy_file(model, args, int_ids)
     model.fit(rows)
     model.save(args.model)
+    if args.skip_invalid:
+        _write_rejects(args, read_problems, model.rejects_)
     seconds = time.perf_counter() - start
     print(
         f"fitted {model.n_articles_} articles ({model.n_empty_} without indexable text, "
@@ -255,6 +279,66 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     return EXIT_OK
+
+
+#: Policy parameters a --policy-file may set (the structured ones have no flag of their own).
+POLICY_PARAMS = (
+    "max_age", "recency_half_life", "section_overrides", "allow_newer", "duplicate_threshold",
+    "diversity", "max_per_section", "exclude_ids", "exclude_sections", "pinned",
+    "blocked_pairs", "fallback", "tag_weight", "section_policy", "k",
+)  # fmt: skip
+
+#: Policy-file keys that also have a flag: a flag typed on the command line wins.
+_FLAG_OF = {
+    "max_age": "max_age", "recency_half_life": "half_life",
+    "duplicate_threshold": "duplicate_threshold", "diversity": "diversity",
+    "max_per_section": "max_per_section", "tag_weight": "tag_weight",
+    "section_policy": "section_policy", "k": "k",
+}  # fmt: skip
+
+
+def _apply_policy_file(model: Any, args: argparse.Namespace, int_ids: bool) -> None:
+    """Set policy parameters from a JSON object; flags typed on the command line win."""
+    from .exceptions import InvalidParameterError
+
+    try:
+        policies = json.loads(args.policy_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"{args.policy_file}: not a readable JSON file ({exc})"
+        raise InvalidParameterError(msg) from None
+    unknown = sorted(set(policies) - set(POLICY_PARAMS)) if isinstance(policies, dict) else []
+    if not isinstance(policies, dict) or unknown:
+        msg = (
+            f"{args.policy_file}: expected a JSON object with keys among {POLICY_PARAMS}; "
+            f"unknown keys: {unknown}"
+        )
+        raise InvalidParameterError(msg)
+    if isinstance(policies.get("pinned"), dict) and int_ids:
+        # JSON object keys are always strings; the corpus uses int ids.
+        policies["pinned"] = {_as_int(key): v for key, v in policies["pinned"].items()}
+    for name in ("blocked_pairs", "fallback", "exclude_ids", "exclude_sections"):
+        if isinstance(policies.get(name), list):
+            policies[name] = tuple(tuple(v) if isinstance(v, list) else v for v in policies[name])
+    defaults = _parser().parse_args(["fit", "-"])
+    for name, value in policies.items():
+        flag = _FLAG_OF.get(name)
+        if flag is not None and getattr(args, flag) != getattr(defaults, flag):
+            continue
+        model.set_params(**{name: value})
+
+
+def _write_rejects(args: argparse.Namespace, read_problems: list, rejects: list) -> None:
+    """The rows --skip-invalid left out, one JSON line each, written atomically."""
+    from ._io import atomic_write
+
+    path = args.rejects or (args.model / "rejects.jsonl")
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        for problem in read_problems:
+            handle.write(json.dumps({"stage": "read", "reason": str(problem.message)}) + "\n")
+        for reject in rejects:
+            row = {"stage": "validate", "line": reject.position, "id": reject.id,
+                   "reason": reject.reason}  # fmt: skip
+            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 
 
 def model_ids_are_int(rows: list[dict]) -> bool:
