@@ -7,13 +7,14 @@ final name, never a half-written one, even if the process is killed mid-write.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["TEMP_PREFIX", "atomic_write", "fsync_dir", "sweep_stale_temp"]
+__all__ = ["TEMP_PREFIX", "atomic_write", "fsync_dir", "sha256_file", "sweep_stale_temp"]
 
 #: Temp files start with this, so a later run can recognise and sweep what a killed run left.
 TEMP_PREFIX = ".tmp-"
@@ -76,3 +77,12 @@ def sweep_stale_temp(directory: str | Path) -> int:
                 entry.unlink()
                 removed += 1
     return removed
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (model files and output shards alike)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._io import atomic_write, sweep_stale_temp
+from ._io import atomic_write, sha256_file, sweep_stale_temp
 from .exceptions import ModelFormatError, RelatednessError
 from .vectorize import FieldTfidfVectorizer
 
@@ -66,14 +66,6 @@ def _version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(2**20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _key_bytes(key: bytes | str) -> bytes:
@@ -126,14 +118,14 @@ def save_model(model: RelatedArticles, path: str | Path, *, key: bytes | str | N
         with atomic_write(directory / name) as handle:
             np.save(handle, array, allow_pickle=False)
         files[name] = {
-            "sha256": _sha256(directory / name),
+            "sha256": sha256_file(directory / name),
             "bytes": (directory / name).stat().st_size,
         }
     for name, document in documents.items():
         with atomic_write(directory / name, "w", encoding="utf-8") as handle:
             json.dump(document, handle, ensure_ascii=False, separators=(",", ":"))
         files[name] = {
-            "sha256": _sha256(directory / name),
+            "sha256": sha256_file(directory / name),
             "bytes": (directory / name).stat().st_size,
         }
 
@@ -250,7 +242,7 @@ def _verify_file(directory: Path, name: str, manifest: Mapping[str, Any]) -> Pat
         raise _fail(
             directory, name, f"size check failed: {size} bytes, manifest says {entry['bytes']}"
         )
-    if _sha256(path) != entry["sha256"]:
+    if sha256_file(path) != entry["sha256"]:
         raise _fail(directory, name, "SHA-256 check failed: the file is corrupted or was changed")
     return path
 

@@ -47,7 +47,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._io import TEMP_PREFIX, atomic_write, fsync_dir, sweep_stale_temp
+from ._io import TEMP_PREFIX, atomic_write, fsync_dir, sha256_file, sweep_stale_temp
 from ._validation import NONE, Constraint, check_params, interval, one_of
 from .exceptions import InvalidParameterError, RelatednessError
 from .writers import (
@@ -230,14 +230,6 @@ def _publish(path: Path, mode: str = "wb", encoding: str | None = None) -> Itera
         yield handle
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _json_bytes(document: Any) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
@@ -396,7 +388,7 @@ def _write_shard(
         "empty": counter.empty,
         "records": records,
         "bytes": path.stat().st_size,
-        "sha256": _sha256_file(path),
+        "sha256": sha256_file(path),
     }
     _write_json(run_dir / _done_name(task.index), {**entry, "job_sha256": task.job_sha256})
     return entry
@@ -416,7 +408,7 @@ def _worker_model(model_dir: str, manifest_sha256: str) -> RelatedArticles:
         if model is None:
             from .recommender import RelatedArticles
 
-            found = _sha256_file(Path(model_dir) / "manifest.json")
+            found = sha256_file(Path(model_dir) / "manifest.json")
             if found != manifest_sha256:
                 msg = (
                     f"the model in {model_dir} changed during the run (manifest.json SHA-256 "
@@ -728,7 +720,7 @@ def _verified(run_dir: Path, index: int, writer: ShardWriter, job_sha256: str) -
             return None
     except OSError:
         return None
-    if _sha256_file(path) != sidecar.get("sha256"):
+    if sha256_file(path) != sidecar.get("sha256"):
         return None
     return {key: sidecar[key] for key in sidecar if key != "job_sha256"}
 
@@ -980,7 +972,7 @@ def _run(
         if model_fingerprint(RelatedArticles.load(saved_dir, mmap=True)) != fingerprint:
             msg = f"model_dir={saved_dir} holds a different model than the one passed"
             raise OutputError(msg)
-    manifest_sha = None if saved_dir is None else _sha256_file(saved_dir / "manifest.json")
+    manifest_sha = None if saved_dir is None else sha256_file(saved_dir / "manifest.json")
     layout = _Layout(out, writer)
     shard_writer = layout.shard_writer
     job = {
@@ -1028,7 +1020,7 @@ def _run(
                     model_path = temp_model
                 else:
                     model_path = saved_dir
-                model_sha = _sha256_file(model_path / "manifest.json")
+                model_sha = sha256_file(model_path / "manifest.json")
             tasks = [
                 _Task(
                     index=i,
@@ -1379,7 +1371,7 @@ def iter_output(out: str | Path, *, verify: bool = True) -> Iterator[Row]:
             except OSError as exc:
                 msg = f"{path}: listed in the manifest but unreadable ({exc})"
                 raise OutputError(msg) from exc
-            if size != entry["bytes"] or _sha256_file(path) != entry["sha256"]:
+            if size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
                 msg = f"{path}: size or SHA-256 does not match {MANIFEST}"
                 raise OutputError(msg)
         yield from writer.read(path, id_type=manifest["id_type"])
