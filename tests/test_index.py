@@ -193,3 +193,25 @@ def test_pool_grows_when_copies_fill_it(engine):
     got = [r.id for r in model.related("copy00")]
     assert len(got) == 3
     assert all(i.startswith("other") for i in got)
+
+
+def test_all_pairs_scores_each_pair_once(rng, monkeypatch):
+    """Issue 3: a batch of every candidate takes the pair-once kernel, with the same answer."""
+    kernels = pytest.importorskip("relatedness._kernels")
+    if not kernels.NUMBA_AVAILABLE:
+        pytest.skip("numba is not installed")
+    calls = []
+    original = kernels.all_pairs_topk
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, "all_pairs_topk", counting)
+    model = fit_quietly(random_corpus(rng, 70), section_policy="any", k=5)
+    index = model.index_
+    index.use_kernels = True
+    rows = np.arange(index.n_articles)
+    got = index.query(index.matrix, rows, index.section_codes, 5, "any")
+    assert calls == [index.n_articles]
+    assert [g[0].tolist() for g in got] == [w[0] for w in brute_force(index, 5, "any")]

@@ -242,16 +242,26 @@ class SimilarityIndex:
         results: list[Result | None] = [None] * m
         pending = np.arange(m)
         pool = min(n_cand, 2 * k + 10) if filters else k
+        # All-pairs: the queries are exactly the candidates, in order (each excluded at its own
+        # position), so every pair can be scored once and offered to both rows.
+        pair_once = m >= 2 and m == n_cand and np.array_equal(exclude, np.arange(m))
         while pending.size:
-            cols, scores = topk_block_fast(
-                queries[pending],
-                inverted,
-                pool,
-                exclude[pending],
-                tiebreak,
-                allowed,
-                n_jobs=self.n_threads,
-            )
+            if pair_once:
+                from ._kernels import all_pairs_topk
+
+                rows_of = self.matrix if candidate_rows is None else self.matrix[candidate_rows]
+                cols, scores = all_pairs_topk(rows_of, pool, tiebreak, allowed, self.n_threads)
+                pair_once = False  # a retry with a bigger pool serves only the short rows
+            else:
+                cols, scores = topk_block_fast(
+                    queries[pending],
+                    inverted,
+                    pool,
+                    exclude[pending],
+                    tiebreak,
+                    allowed,
+                    n_jobs=self.n_threads,
+                )
             again = []
             for j, i in enumerate(pending.tolist()):
                 found = cols[j] >= 0
