@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import math
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -571,8 +571,3 @@ def as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
         return value
     return dt.datetime(value.year, value.month, value.day)
 
-
-def iter_rows(articles: Iterable[Article]) -> Iterator[dict[str, Any]]:
-    """Yield :meth:`Article.to_dict` for each article (used by writers)."""
-    for article in articles:
-        yield article.to_dict()

@@ -485,6 +485,22 @@ CREATE UNIQUE INDEX articles_by_position ON articles (position);
 CREATE INDEX related_by_related_id ON related (related_id);
 """
 
+def _sqlite_row(key: str, rank: int, entry: Mapping[str, Any]) -> tuple:
+    """One row of the ``related`` table, in column order (the one place that knows it)."""
+    return (
+        key,
+        rank,
+        str(entry["id"]),
+        entry["score"],
+        entry["title"],
+        entry["section"],
+        entry["snippet"],
+        entry["published"],
+        entry["url"],
+        int(bool(entry.get("pinned", False))),
+    )
+
+
 _RUN_COLUMNS = (
     "run_id",
     "created_at",
@@ -669,12 +685,8 @@ class SqliteWriter:
                 )
             con.executemany(
                 f"INSERT INTO related VALUES ({', '.join('?' * 10)})",
-                [
-                    (key, rank, str(e["id"]), e["score"], e["title"], e["section"],
-                     e["snippet"], e["published"], e["url"], int(bool(e.get("pinned", False))))
-                    for rank, e in enumerate(rows, start=1)
-                ],
-            )  # fmt: skip
+                [_sqlite_row(key, rank, e) for rank, e in enumerate(rows, start=1)],
+            )
             written += len(rows)
             n_empty += not rows
         now = dt.datetime.now(dt.timezone.utc)
@@ -701,21 +713,7 @@ class SqliteWriter:
         for position, (article_id, lst) in enumerate(rows):
             key = str(article_id)
             articles.append((key, position, len(lst)))
-            for rank, entry in enumerate(lst, start=1):
-                related.append(
-                    (
-                        key,
-                        rank,
-                        str(entry["id"]),
-                        entry["score"],
-                        entry["title"],
-                        entry["section"],
-                        entry["snippet"],
-                        entry["published"],
-                        entry["url"],
-                        int(bool(entry.get("pinned", False))),
-                    )
-                )
+            related.extend(_sqlite_row(key, rank, e) for rank, e in enumerate(lst, start=1))
             if len(related) >= self.batch_rows or len(articles) >= self.batch_rows:
                 n_related += self._flush(con, articles, related)
                 articles, related = [], []
