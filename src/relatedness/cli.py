@@ -134,6 +134,21 @@ def _parser() -> argparse.ArgumentParser:
         "--tag-weight", type=float, default=0.0, help="bonus for shared tags (default 0)"
     )
     policy.add_argument(
+        "--feedback",
+        type=int,
+        default=None,
+        metavar="N",
+        help="expand each article with its first N neighbours before ranking "
+        "(pseudo-relevance feedback; 0 is off; default: the library's)",
+    )
+    policy.add_argument(
+        "--feedback-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="weight of the neighbours' mean against the article (default: the library's)",
+    )
+    policy.add_argument(
         "--policy-file",
         type=Path,
         default=None,
@@ -262,6 +277,10 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         tag_weight=args.tag_weight,
         fallback=tuple(step.strip() for step in args.fallback.split(",") if step.strip()),
     )
+    # Unset flags keep the library's defaults (one place to change them).
+    for name in ("feedback", "feedback_weight"):
+        if getattr(args, name) is not None:
+            model.set_params(**{name: getattr(args, name)})
     int_ids = model_ids_are_int(rows)
     if int_ids:
         model.set_params(exclude_ids=tuple(_as_int(i) for i in args.exclude_id))
@@ -285,7 +304,8 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
 POLICY_PARAMS = (
     "max_age", "recency_half_life", "section_overrides", "allow_newer", "duplicate_threshold",
     "diversity", "max_per_section", "exclude_ids", "exclude_sections", "pinned",
-    "blocked_pairs", "fallback", "tag_weight", "section_policy", "k",
+    "blocked_pairs", "fallback", "tag_weight", "section_policy", "k", "feedback",
+    "feedback_weight",
 )  # fmt: skip
 
 #: Policy-file keys that also have a flag: a flag typed on the command line wins.
@@ -293,7 +313,8 @@ _FLAG_OF = {
     "max_age": "max_age", "recency_half_life": "half_life",
     "duplicate_threshold": "duplicate_threshold", "diversity": "diversity",
     "max_per_section": "max_per_section", "tag_weight": "tag_weight",
-    "section_policy": "section_policy", "k": "k",
+    "section_policy": "section_policy", "k": "k", "feedback": "feedback",
+    "feedback_weight": "feedback_weight",
 }  # fmt: skip
 
 

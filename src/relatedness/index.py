@@ -216,6 +216,7 @@ class SimilarityIndex:
         k: int,
         allowed: np.ndarray | None,
         rules: QueryRules | None,
+        own_rows: bool = False,
     ) -> list[Result]:
         """The compiled inverted-index path, exact under removal-only rules.
 
@@ -244,7 +245,7 @@ class SimilarityIndex:
         pool = min(n_cand, 2 * k + 10) if filters else k
         # All-pairs: the queries are exactly the candidates, in order (each excluded at its own
         # position), so every pair can be scored once and offered to both rows.
-        pair_once = m >= 2 and m == n_cand and np.array_equal(exclude, np.arange(m))
+        pair_once = own_rows and m >= 2 and m == n_cand and np.array_equal(exclude, np.arange(m))
         while pending.size:
             if pair_once:
                 from ._kernels import all_pairs_topk
@@ -302,10 +303,13 @@ class SimilarityIndex:
         k: int,
         allowed: np.ndarray | None,
         rules: QueryRules | None,
+        own_rows: bool = False,
     ) -> list[Result]:
         """Top-k of each query against one candidate set, block by block."""
         if self._kernels_ready(rules):
-            return self._run_fast(queries, candidate_rows, section, exclude, k, allowed, rules)
+            return self._run_fast(
+                queries, candidate_rows, section, exclude, k, allowed, rules, own_rows
+            )
         cand_t = self._cached_t("rows", section)
         n_cand = cand_t.shape[1]
         tiebreak = self.tiebreak if candidate_rows is None else self.tiebreak[candidate_rows]
@@ -352,6 +356,7 @@ class SimilarityIndex:
         policy: SectionPolicy = "same",
         allowed: np.ndarray | None = None,
         rules: QueryRules | None = None,
+        own_rows: bool = False,
     ) -> list[Result]:
         """Exact top-k related rows for each query row.
 
@@ -373,6 +378,9 @@ class SimilarityIndex:
         rules : QueryRules, optional
             Time window, decay, tags, duplicates and per-query exclusions, also applied
             before top-k.
+        own_rows : bool, default False
+            The queries are the index's own rows ``self_rows``, unchanged. Then a batch of
+            every row of a candidate set, in order, may score each pair once.
 
         Returns
         -------
@@ -385,7 +393,7 @@ class SimilarityIndex:
         empty: Result = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
         results: list[Result] = [empty] * m
         if policy == "any":
-            return self._run(queries, None, -1, self_rows, k, allowed, rules)
+            return self._run(queries, None, -1, self_rows, k, allowed, rules, own_rows)
 
         for section in np.unique(sections):
             which = np.flatnonzero(sections == section)
@@ -397,7 +405,9 @@ class SimilarityIndex:
             # A query of another section (an unseen article) has no own column here.
             exclude[self.section_codes[np.maximum(own, 0)] != section] = -1
             sub_rules = None if rules is None else rules.take(which)
-            found = self._run(queries[which], group, int(section), exclude, k, allowed, sub_rules)
+            found = self._run(
+                queries[which], group, int(section), exclude, k, allowed, sub_rules, own_rows
+            )
             for i, result in zip(which, found, strict=True):
                 results[i] = result
 

@@ -138,6 +138,8 @@ _CONSTRAINTS.update(
             Constraint(_is_fallback, f"a tuple of steps from {_policies.FALLBACK_STEPS!r}")
         ],
         "tag_weight": [interval("real", 0, None)],
+        "feedback": [interval("int", 0, None)],
+        "feedback_weight": [interval("real", 0, None, closed="neither")],
     }
 )
 
@@ -227,6 +229,18 @@ class RelatedArticles(BaseEstimator):
     tag_weight : float, default 0.0
         Bonus per shared tag: ``tag_weight * cosine(tag sets)`` is added to the score of a
         story that is already related (on top of the tags field).
+    feedback : int, default 0
+        Pseudo-relevance feedback (Rocchio): the article's vector is expanded with the mean
+        of its first ``feedback`` neighbours before its list is ranked, so stories that share
+        the *topic* of the article's closest neighbours, not only its exact words, move up.
+        Both passes are exact. The neighbours are the best-scoring stories by plain cosine
+        under the hard rules of the list (section policy, exclusions, time window), leaving
+        out copies of the article (``duplicate_threshold``). ``0`` is off. Scores, ties and
+        explanations then refer to the expanded vector; the duplicate rule keeps comparing
+        the article's own vector. Costs a first pass and a denser second one (about 3-5x
+        the work of a plain query).
+    feedback_weight : float, default 1.5
+        Weight of the neighbours' mean against the article's own vector (weight 1).
     n_jobs : int or None, default None
         Worker processes for cleaning and vectorizing large corpora (joblib semantics:
         ``-1`` all cores). Results are identical for every value.
@@ -302,6 +316,8 @@ class RelatedArticles(BaseEstimator):
         blocked_pairs: Sequence[tuple[ArticleId, ArticleId]] = (),
         fallback: Sequence[str] = (),
         tag_weight: float = 0.0,
+        feedback: int = 0,
+        feedback_weight: float = 1.5,
         n_jobs: int | None = None,
     ) -> None:
         self.k = k
@@ -335,6 +351,8 @@ class RelatedArticles(BaseEstimator):
         self.blocked_pairs = blocked_pairs
         self.fallback = fallback
         self.tag_weight = tag_weight
+        self.feedback = feedback
+        self.feedback_weight = feedback_weight
         self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------------------- fit
@@ -591,9 +609,11 @@ class RelatedArticles(BaseEstimator):
         """Articles whose lists may change when ``article_ids`` are added or removed.
 
         The given articles themselves, plus every article that shares at least one term with
-        any of them (score > 0, the only way one can enter or leave a list). Recomputing the
-        lists of exactly these articles and keeping all others gives the same output as a full
-        recompute with the same vocabulary; ``relatedness update`` relies on it.
+        any of them (score > 0, the only way one can enter or leave a list). With
+        ``feedback`` on, also every article whose feedback neighbours include one of those:
+        its expanded vector carries their terms. Recomputing the lists of exactly these
+        articles and keeping all others gives the same output as a full recompute with the
+        same vocabulary; ``relatedness update`` relies on it.
 
         Returns
         -------
@@ -609,6 +629,15 @@ class RelatedArticles(BaseEstimator):
             terms = np.unique(matrix[rows].indices)
             # Any article holding one of those terms has a positive score with some of them.
             touched |= np.asarray((matrix[:, terms] != 0).sum(axis=1)).ravel() > 0
+        if self.feedback and len(rows):
+            # Untouched articles keep their neighbours, but a touched neighbour lends their
+            # expanded vector its terms, through which a changed article can enter the list.
+            sharing = touched.copy()
+            others = np.flatnonzero(~sharing)
+            for start in range(0, len(others), 4096):
+                batch = others[start : start + 4096]
+                for row, found in zip(batch, self._feedback_neighbours(batch), strict=True):
+                    touched[row] = bool(sharing[found].any())
         return [self.ids_[r] for r in np.flatnonzero(touched)]
 
     def _drift(
@@ -691,7 +720,16 @@ class RelatedArticles(BaseEstimator):
         exclude_rows: list[np.ndarray],
         *,
         relax_time: bool = False,
+        removal_only: bool = False,
     ) -> QueryRules:
+        """The engine's rules for a batch of queries.
+
+        ``removal_only`` keeps only the rules that remove candidates (window,
+        ``allow_newer``, exclusions): plain cosine order, as the feedback pass needs. With
+        feedback on, copies of the query are found on its own vector by that pass and arrive
+        in ``exclude_rows``, so the engine's duplicate rule (which compares ranking scores)
+        is off.
+        """
         use_time = self._uses_time
         max_age = half_life = None
         if use_time:
@@ -703,13 +741,124 @@ class RelatedArticles(BaseEstimator):
         return QueryRules(
             times=times if use_time else None,
             max_age=max_age,
-            half_life=half_life,
+            half_life=None if removal_only else half_life,
             allow_newer=self.allow_newer or relax_time,
-            tags=tags if self.tag_weight else None,
-            tag_weight=float(self.tag_weight),
-            duplicate_threshold=self.duplicate_threshold,
+            tags=tags if self.tag_weight and not removal_only else None,
+            tag_weight=0.0 if removal_only else float(self.tag_weight),
+            duplicate_threshold=None if self.feedback or removal_only else self.duplicate_threshold,
             exclude_rows=exclude_rows,
         )
+
+    def _raw_pass(
+        self,
+        raw: sp.csr_matrix,
+        self_rows: np.ndarray,
+        codes: np.ndarray,
+        policy: SectionPolicy,
+        allowed: np.ndarray,
+        rules: QueryRules,
+        n_neighbours: int,
+        own_rows: bool = False,
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Plain-cosine pass: per query, its copies and its first ``n_neighbours`` others.
+
+        Copies (cosine >= ``duplicate_threshold``) outrank every other story, so a pool that
+        holds one story below the threshold, or every candidate, holds all of them; a pool
+        full of copies is fetched again, four times larger.
+        """
+        threshold = self.duplicate_threshold
+        m = raw.shape[0]
+        empty = np.empty(0, dtype=np.int64)
+        copies = [empty] * m
+        neighbours = [empty] * m
+        pending = np.arange(m)
+        pool = n_neighbours + 5
+        while pending.size:
+            found = self.index_.query(
+                raw[pending],
+                self_rows[pending],
+                codes[pending],
+                pool,
+                policy,
+                allowed,
+                rules.take(pending),
+                own_rows and pending.size == m,
+            )
+            again = []
+            for i, (rows, scores) in zip(pending.tolist(), found, strict=True):
+                is_copy = (
+                    scores >= threshold
+                    if threshold is not None
+                    else np.zeros(len(rows), dtype=bool)
+                )
+                others = rows[~is_copy]
+                full = len(rows) >= pool and pool < self.n_articles_
+                if full and len(others) < max(n_neighbours, 1):
+                    again.append(i)
+                    continue
+                copies[i], neighbours[i] = rows[is_copy], others[:n_neighbours]
+            pending = np.array(again, dtype=np.int64)
+            pool *= 4
+        return copies, neighbours
+
+    def _feedback_neighbours(self, rows: np.ndarray) -> list[np.ndarray]:
+        """The feedback neighbours of index rows, as :meth:`related` chooses them."""
+        allowed = self._visible
+        _, exclude_rows = self._held_and_excluded(rows, allowed, self._k(None), True)
+        sections, times, _ = self._query_arrays(rows)
+        removal = self._make_rules(times, sections, None, exclude_rows, removal_only=True)
+        _, neighbours = self._raw_pass(
+            self.index_.matrix[rows],
+            rows,
+            self.index_.section_codes[rows],
+            self.section_policy,
+            allowed,
+            removal,
+            self.feedback,
+        )
+        return neighbours
+
+    def _expand(
+        self,
+        raw: sp.csr_matrix,
+        self_rows: np.ndarray,
+        codes: np.ndarray,
+        sections: Sequence[str],
+        times: np.ndarray,
+        policy: SectionPolicy,
+        allowed: np.ndarray,
+        exclude_rows: list[np.ndarray],
+        own_rows: bool = False,
+    ) -> tuple[sp.csr_matrix, list[np.ndarray]]:
+        """Rocchio feedback: ``q + w * mean(first neighbours)``, L2-normalised, and the copies.
+
+        The sum is taken in float64 over the neighbours in rank order (the same bits for a
+        query whatever batch it is in) and stored like the index rows, in float32.
+        """
+        removal = self._make_rules(times, sections, None, exclude_rows, removal_only=True)
+        copies, neighbours = self._raw_pass(
+            raw, self_rows, codes, policy, allowed, removal, self.feedback, own_rows
+        )
+        if policy == "prefer":
+            # Copies may sit in any section the fill can reach.
+            copies, _ = self._raw_pass(raw, self_rows, codes, "any", allowed, removal, 0, own_rows)
+        m = raw.shape[0]
+        counts = np.array([len(n) for n in neighbours], dtype=np.int64)
+        picked = np.concatenate([*neighbours, np.empty(0, dtype=np.int64)])
+        weights = np.repeat(float(self.feedback_weight) / np.maximum(counts, 1), counts)
+        mean = sp.csr_matrix(
+            (weights, np.arange(len(picked)), np.concatenate([[0], np.cumsum(counts)])),
+            shape=(m, len(picked)),
+        )
+        rows = sp.csr_matrix(self.index_.matrix[picked], dtype=np.float64)
+        expanded = sp.csr_matrix(sp.csr_matrix(raw, dtype=np.float64) + mean @ rows)
+        expanded.sum_duplicates()
+        norms = np.sqrt(np.asarray(expanded.multiply(expanded).sum(axis=1)).ravel())
+        scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+        expanded = sp.csr_matrix(sp.diags(scale) @ expanded, dtype=self.index_.matrix.dtype)
+        expanded.eliminate_zeros()
+        expanded.sort_indices()
+        return expanded, copies
 
     def _lists(
         self,
@@ -725,28 +874,30 @@ class RelatedArticles(BaseEstimator):
         extra_exclude: Sequence[int] = (),
         explain: bool = False,
         editorial: bool = True,
+        own_rows: bool = False,
     ) -> list[list[Related]]:
         """Every policy, applied identically for related, related_to, related_many, batches.
 
         ``editorial=False`` leaves out pinned stories and the fallback chain (the by-section
-        view, where they would repeat in every group).
+        view, where they would repeat in every group). ``own_rows``: the queries are the
+        index rows ``self_rows`` themselves (lets a whole-set batch score each pair once).
         """
         m = queries.shape[0]
         allowed = self._visible.copy()
         allowed[list(extra_exclude)] = False
-        held: list[list[int]] = []
-        exclude_rows: list[np.ndarray] = []
-        for i in range(m):
-            own = int(self_rows[i])
-            pins = self._pinned.get(own, []) if own >= 0 and editorial else []
-            blocked = self._blocked.get(own, []) if own >= 0 else []
-            # A blocked pair wins over a pin: "never together" is the safety rule.
-            pins = [r for r in pins if allowed[r] and r not in blocked][:k]
-            held.append(pins)
-            exclude_rows.append(np.array(pins + blocked, dtype=np.int64))
+        held, exclude_rows = self._held_and_excluded(self_rows, allowed, k, editorial)
         removed_query = [own >= 0 and self.ids_[own] in self.removed_ for own in self_rows]
+        raw = queries
+        if self.feedback:
+            queries, copies = self._expand(
+                raw, self_rows, codes, sections, times, policy, allowed, exclude_rows, own_rows
+            )
+            own_rows = False  # the expanded vectors are not the index rows
+            exclude_rows = [
+                np.concatenate([e, c]) for e, c in zip(exclude_rows, copies, strict=True)
+            ]
         rules = self._make_rules(times, sections, tags, exclude_rows)
-        chosen = self._choose(queries, self_rows, codes, k, policy, allowed, rules, held)
+        chosen = self._choose(queries, self_rows, codes, k, policy, allowed, rules, held, own_rows)
 
         steps = [s for s in self.fallback if s != "same_section"] if editorial else []
         for step in steps:
@@ -757,6 +908,7 @@ class RelatedArticles(BaseEstimator):
                 step,
                 short,
                 queries,
+                raw,
                 self_rows,
                 codes,
                 sections,
@@ -798,6 +950,21 @@ class RelatedArticles(BaseEstimator):
             out.append(results[:k])
         return out
 
+    def _held_and_excluded(
+        self, self_rows: np.ndarray, allowed: np.ndarray, k: int, editorial: bool
+    ) -> tuple[list[list[int]], list[np.ndarray]]:
+        """Per query: its pinned rows (shown first) and the rows the ranking must skip."""
+        held: list[list[int]] = []
+        exclude_rows: list[np.ndarray] = []
+        for own in self_rows.tolist():
+            pins = self._pinned.get(own, []) if own >= 0 and editorial else []
+            blocked = self._blocked.get(own, []) if own >= 0 else []
+            # A blocked pair wins over a pin: "never together" is the safety rule.
+            pins = [r for r in pins if allowed[r] and r not in blocked][:k]
+            held.append(pins)
+            exclude_rows.append(np.array(pins + blocked, dtype=np.int64))
+        return held, exclude_rows
+
     def _choose(
         self,
         queries: sp.csr_matrix,
@@ -808,6 +975,7 @@ class RelatedArticles(BaseEstimator):
         allowed: np.ndarray,
         rules: QueryRules,
         held: list[list[int]],
+        own_rows: bool = False,
     ) -> list[tuple[list[int], list[float]]]:
         """Top-k under the hard filters, then the greedy post-pass, growing the pool if short."""
         m = queries.shape[0]
@@ -829,6 +997,7 @@ class RelatedArticles(BaseEstimator):
                 policy,
                 allowed,
                 rules.take(pending),
+                own_rows and pending.size == m,
             )
             again = []
             for i, (rows, scores) in zip(pending.tolist(), found, strict=True):
@@ -859,6 +1028,7 @@ class RelatedArticles(BaseEstimator):
         step: str,
         short: list[int],
         queries: sp.csr_matrix,
+        raw: sp.csr_matrix,
         self_rows: np.ndarray,
         codes: np.ndarray,
         sections: Sequence[str],
@@ -879,7 +1049,7 @@ class RelatedArticles(BaseEstimator):
         if step == "latest":
             for i, hold, excluded in zip(short, holds, keep, strict=True):
                 extra = self._latest(
-                    queries[i],
+                    raw[i],
                     int(self_rows[i]),
                     int(codes[i]),
                     float(times[i]),
@@ -893,6 +1063,20 @@ class RelatedArticles(BaseEstimator):
             return
         relax = step == "relax_time"
         policy: SectionPolicy = "any" if step == "any" else self.section_policy
+        if self.feedback:
+            # The step widens the candidates: look for copies of the query among them too.
+            removal = self._make_rules(
+                times[idx],
+                [sections[i] for i in short],
+                None,
+                keep,
+                relax_time=relax,
+                removal_only=True,
+            )
+            copies, _ = self._raw_pass(
+                raw[idx], self_rows[idx], codes[idx], policy, allowed, removal, 0
+            )
+            keep = [np.concatenate([e, c]) for e, c in zip(keep, copies, strict=True)]
         rules = self._make_rules(
             times[idx], [sections[i] for i in short], tags[idx], keep, relax_time=relax
         )
@@ -994,6 +1178,7 @@ class RelatedArticles(BaseEstimator):
             policy=self.section_policy,
             extra_exclude=extra_exclude,
             explain=explain,
+            own_rows=True,
         )
 
     def related(
@@ -1220,7 +1405,9 @@ class RelatedArticles(BaseEstimator):
         Term contributions are ``q_t * x_t * decay`` for each shared term ``t`` (``q`` and
         ``x`` the two normalised rows), split by the field of ``related_id`` the term came
         from; ``tags`` is the tag bonus. They add up to the ranking score, which equals the
-        score :meth:`related` reports when the pair is in the list.
+        score :meth:`related` reports when the pair is in the list. With ``feedback`` on,
+        ``q`` is the expanded vector, so terms the article lacks but its closest neighbours
+        share with ``related_id`` contribute too (``cosine`` is then the cosine with it).
 
         Raises
         ------
@@ -1229,8 +1416,23 @@ class RelatedArticles(BaseEstimator):
         """
         self._check_fitted()
         row, other = self._row(article_id), self._row(related_id)
-        sections, times, tags = self._query_arrays(np.array([row]))
-        return self.explain_rows(self.index_.matrix[[row]], times[0], sections[0], tags, other)
+        rows = np.array([row])
+        sections, times, tags = self._query_arrays(rows)
+        query = self.index_.matrix[rows]
+        if self.feedback:
+            # The vector related() ranks with, so the score here is the score shown there.
+            _, exclude_rows = self._held_and_excluded(rows, self._visible, self._k(None), True)
+            query, _ = self._expand(
+                query,
+                rows,
+                self.index_.section_codes[rows],
+                sections,
+                times,
+                self.section_policy,
+                self._visible,
+                exclude_rows,
+            )
+        return self.explain_rows(query, times[0], sections[0], tags, other)
 
     def explain_rows(
         self,
