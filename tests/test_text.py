@@ -799,3 +799,115 @@ def test_generated_html_leaves_no_markup_and_keeps_all_visible_text(tree):
     assert _MARKER not in out
     assert "".join(out.split()) == "".join(visible.split())
     assert clean_text(out, boilerplate=False) == out
+
+
+# ---------------------------------------------------------------- fast paths (issue 3)
+
+# Pieces that exercise every step: markup, entities, escaped markup, Unicode to normalise,
+# controls, odd whitespace and boilerplate lines.
+_NASTY_PIECES = [
+    "<p>", "</p>", "<br>", "<b>", "</b>", "<div>", "</div>", "<li>", "<pre>", "</pre>",
+    "&amp;", "&lt;p&gt;", "&amp;lt;b&amp;gt;", "&nbsp;", "&#8217;", "&#x2019;", "&eacute;",
+    "AT&T;", "a < b", "List<String>", "<!--", "-->", "<script>x</script>", "\uff1cp\uff1e",
+    "\u200b", "\u00a0", "\u3000", "\u2009", "\u00ad", "\u202e", "\ufffd", "\x00", "\x1c",
+    "\x85", "\u2028", "\r\n", "\r", "\n", "\n\n", "\n\n\n", "\t", "\x0b", "  ", " ",
+    "cafe\u0301", "caf\u00e9", "e\u200b\u0301", "\ufb01nal", "\uff21\uff22", "Stra\u00dfe",
+    "\u0130stanbul", "\u01c5", "x\u00b2", "\U0001f44d\U0001f3fd", "\U0001f1ec\U0001f1e7",
+    "Share this article", "Related Articles", "Home > News > World", "Read more: a story",
+    "Follow us on Twitter", "This article was originally published on X.", "Advertisement",
+    "Home Politics Monitor Big headline here", "Big headline here", "Politics Monitor",
+    "The", "banks", "were", "holding", "rates", "4.75%", "BBC_News", "x" * 45,
+]  # fmt: skip
+
+
+def _nasty_texts(n: int, seed: int) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    seps = ["", " ", "\n", "  ", "\n\n"]
+    return [
+        "".join(rng.choice(_NASTY_PIECES) + rng.choice(seps) for _ in range(rng.randint(0, 30)))
+        for _ in range(n)
+    ]
+
+
+def _reference_collapse(text: str) -> str:
+    text = "\n".join([" ".join(line.split()) for line in text.split("\n")])
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _reference_plain(text: str) -> str:
+    out = text
+    for _ in range(4):
+        previous = out
+        out = normalize_unicode(drop_controls(normalize_unicode(strip_html(out))))
+        if out == previous or not text_module._looks_like_html(out):
+            break
+    return out
+
+
+def _reference_clean_text(text: str, max_chars: int, boilerplate: bool) -> str:
+    """clean_text as it was before the fast paths: every step on every text."""
+    out = _reference_plain(text)
+    if boilerplate:
+        out = truncate(_reference_collapse(out), 4 * max_chars)
+        out = remove_boilerplate(out)
+    out = _reference_collapse(out)
+    cut = truncate(out, max_chars)
+    if boilerplate and cut != out:
+        cut = _reference_collapse(remove_boilerplate(cut))
+    return cut
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fast_paths_equal_the_full_pipeline(seed):
+    """Issue 3: the ASCII, collapsed-text and collapsed-line shortcuts change no output."""
+    texts = _nasty_texts(1500, seed)
+    texts += ["", " ", "plain ascii text", "two\n\nparagraphs", "tab\there", "a\x00b", "x  y"]
+    for t in texts:
+        assert text_module._plain_text(t) == _reference_plain(t), repr(t)
+        assert collapse_whitespace(t) == _reference_collapse(t), repr(t)
+        assert text_module._is_collapsed(t) == (_reference_collapse(t) == t), repr(t)
+        for max_chars, boilerplate in ((200_000, True), (30, True), (200_000, False)):
+            got = clean_text(t, max_chars=max_chars, boilerplate=boilerplate)
+            assert got == _reference_clean_text(t, max_chars, boilerplate), repr(t)
+
+
+def test_casefold_keeps_collapsed_lines_collapsed():
+    """find_recurring_lines/drop_lines use text.casefold() as the key of a collapsed line.
+
+    That needs case folding to map every whitespace character to itself and every other
+    character to a non-empty string without whitespace: checked for all code points.
+    """
+    for cp in range(0x110000):
+        c = chr(cp)
+        folded = c.casefold()
+        if c.isspace():
+            assert folded == c, hex(cp)
+        else:
+            assert folded and not any(ch.isspace() for ch in folded), hex(cp)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_recurring_lines_fast_path_equals_normalize_line(seed):
+    texts = _nasty_texts(400, seed)
+    texts += [clean_text(t) for t in texts]
+    texts += ["Story.\nFOLLOW us on Twitter", "Other.\nfollow US on twitter"]
+    texts += ["Follow us on Twitter"]
+
+    def reference(texts):
+        seen, counts = set(), {}
+        for t in texts:
+            if t in seen:
+                continue
+            seen.add(t)
+            for norm in {normalize_line(line) for line in t.split("\n")} - {""}:
+                counts[norm] = counts.get(norm, 0) + 1
+        return frozenset(k for k, c in counts.items() if c >= 2 and c > 0.01 * len(seen))
+
+    lines = find_recurring_lines(texts, min_share=0.01, min_count=2)
+    assert lines == reference(texts)
+    assert lines
+    for t in texts:
+        kept = [line for line in t.split("\n") if normalize_line(line) not in lines]
+        assert drop_lines(t, lines) == _reference_collapse("\n".join(kept)), repr(t)

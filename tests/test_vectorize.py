@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
+import threading
 import warnings
 
 import numpy as np
@@ -177,9 +179,79 @@ def test_parallel_vectorizing_is_identical_to_serial(monkeypatch, rng):
     import relatedness.vectorize as vectorize_module
 
     monkeypatch.setattr(vectorize_module, "PARALLEL_MIN_DOCS", 10)
+    monkeypatch.setattr(vectorize_module, "BACKGROUND_STEM_MIN_DOCS", 10)
     rows = random_corpus(rng, 200)
     serial = vec(n_jobs=1).fit(rows)
-    parallel = vec(n_jobs=2).fit(rows)
-    assert serial.vocabulary_ == parallel.vocabulary_
-    assert np.array_equal(serial.idf_, parallel.idf_)
-    assert (serial.transform(rows) != parallel.transform(rows)).nnz == 0
+    for n_jobs in (2, 3):  # 3: joblib chunks (PARALLEL_MIN_WORKERS) and the stemming child
+        parallel = vec(n_jobs=n_jobs).fit(rows)
+        assert serial.vocabulary_ == parallel.vocabulary_
+        assert np.array_equal(serial.idf_, parallel.idf_)
+        assert (serial.transform(rows) != parallel.transform(rows)).nnz == 0
+
+
+def test_raw_tokens_equal_the_regular_expression():
+    """Issue 3: the ASCII translate-and-split path gives the regex's tokens."""
+    from relatedness.analysis import _TOKEN, _raw_tokens
+
+    ascii_chars = "".join(map(chr, range(128)))
+    texts = [ascii_chars, ascii_chars[::-1] * 2, "BBC_News 4.75% a-b", ""]
+    texts += ["caf\u00e9 Stra\u00dfe x"]
+    rng = np.random.default_rng(0)
+    texts += ["".join(rng.choice(list(ascii_chars + "\u00e9\u0130"), size=60)) for _ in range(300)]
+    for t in texts:
+        assert _raw_tokens(t) == _TOKEN.findall(t.lower()), repr(t)
+
+
+def _assert_same_fit(a, b, rows):
+    assert a.vocabulary_ == b.vocabulary_
+    assert np.array_equal(a.idf_, b.idf_)
+    xa, xb = a.transform(rows), b.transform(rows)
+    assert np.array_equal(xa.indptr, xb.indptr) and np.array_equal(xa.indices, xb.indices)
+    assert np.array_equal(xa.data, xb.data)
+
+
+def test_background_stemming_is_identical(monkeypatch, rng):
+    """Issue 3: stemming in a forked child while counting gives the serial rows."""
+    import relatedness.vectorize as vectorize_module
+
+    rows = random_corpus(rng, 200)
+    serial = vec(n_jobs=1).fit(rows)
+    monkeypatch.setattr(vectorize_module, "BACKGROUND_STEM_MIN_DOCS", 10)
+    started = []
+    real_start = vectorize_module._StemWorker.start.__func__
+
+    def spy(cls, language, n_jobs):
+        worker = real_start(cls, language, n_jobs)
+        started.append(worker)
+        return worker
+
+    monkeypatch.setattr(vectorize_module._StemWorker, "start", classmethod(spy))
+    # Earlier tests leave idle pool threads behind, which turn the worker off; forking is
+    # safe here, so let it start.
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    background = vec(n_jobs=2).fit(rows)
+    _assert_same_fit(serial, background, rows)
+    if "fork" in multiprocessing.get_all_start_methods():
+        assert started and all(w is not None for w in started)
+
+
+def test_background_stemming_falls_back_when_the_child_fails(monkeypatch, rng):
+    import os
+
+    import relatedness.vectorize as vectorize_module
+
+    rows = random_corpus(rng, 120)
+    serial = vec(n_jobs=1).fit(rows)
+    parent = os.getpid()
+    real = vectorize_module._stem_chunk
+
+    def broken_in_child(tokens, language):
+        if os.getpid() != parent:
+            msg = "child failed"
+            raise RuntimeError(msg)
+        return real(tokens, language)
+
+    monkeypatch.setattr(vectorize_module, "BACKGROUND_STEM_MIN_DOCS", 10)
+    monkeypatch.setattr(vectorize_module, "_stem_chunk", broken_in_child)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    _assert_same_fit(serial, vec(n_jobs=2).fit(rows), rows)

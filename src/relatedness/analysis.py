@@ -34,6 +34,40 @@ MIN_TOKEN_CHARS = 2
 MAX_TOKEN_CHARS = 40
 
 
+# Printable ASCII letters and digits are exactly the ASCII characters [^\W_] matches; every
+# other ASCII character separates tokens. Built from str methods so it cannot drift from re.
+_ASCII_TOKEN_TABLE = str.maketrans(
+    {chr(i): chr(i).lower() if chr(i).isalnum() else " " for i in range(128)}
+)
+
+
+def _raw_tokens(text: str) -> list[str]:
+    """Split text into lower-cased runs of letters and digits, of any length.
+
+    The same as ``re.findall(r"[^\\W_]+", text.lower())``; :func:`tokenize` then keeps the
+    tokens of 2 to 40 characters.
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> _raw_tokens("A BBC_News item: 4.75%")
+    ['a', 'bbc', 'news', 'item', '4', '75']
+    """
+    if text.isascii():
+        # str.isascii() is O(1); an ASCII-to-ASCII translate plus split() runs ~4x faster
+        # than the regular expression, which tests Unicode categories per character.
+        return text.translate(_ASCII_TOKEN_TABLE).split()
+    return _TOKEN.findall(text.lower())
+
+
 def tokenize(text: str) -> list[str]:
     """Split cleaned text into lower-cased word tokens of 2 to 40 characters.
 
@@ -52,9 +86,7 @@ def tokenize(text: str) -> list[str]:
     ['bank', 'holds', 'interest', 'rate', 'at', '75', 'bbc', 'news']
     """
     return [
-        token
-        for token in _TOKEN.findall(text.lower())
-        if MIN_TOKEN_CHARS <= len(token) <= MAX_TOKEN_CHARS
+        token for token in _raw_tokens(text) if MIN_TOKEN_CHARS <= len(token) <= MAX_TOKEN_CHARS
     ]
 
 

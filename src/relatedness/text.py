@@ -478,8 +478,36 @@ def collapse_whitespace(text: str) -> str:
     >>> collapse_whitespace("  One   two \n\n\n\n three\nfour  \n\n")
     'One two\n\nthree\nfour'
     """
+    if _is_collapsed(text):
+        # Cleaned text is usually collapsed already (clean_text collapses it, then the
+        # vectorizer and drop_lines call this again); a few substring scans are ~10x cheaper
+        # than splitting every line into words and joining them back.
+        return text
     text = "\n".join([" ".join(line.split()) for line in text.split("\n")])
     return _MANY_NEWLINES.sub("\n\n", text).strip()
+
+
+# Whitespace other than " " and "\n" (str.isspace() and re's \s agree on the set).
+_OTHER_SPACE = re.compile(r"[^\S \n]")
+
+
+def _is_collapsed(text: str) -> bool:
+    """Return whether :func:`collapse_whitespace` would return ``text`` unchanged.
+
+    That is: no whitespace but ``" "`` and ``"\n"``, no ``"  "``, no space next to a line
+    break, no three line breaks in a row, and no whitespace at either end.
+    """
+    if not text:
+        return True
+    if text[0].isspace() or text[-1].isspace():
+        return False
+    if "  " in text or " \n" in text or "\n " in text or "\n\n\n" in text:
+        return False
+    if text.isascii():
+        # The other ASCII whitespace characters (\t \r \x0b \x0c \x1c-\x1f) are all
+        # unprintable; isprintable() is a table lookup per character, faster than a regex.
+        return text.replace("\n", " ").isprintable() or _OTHER_SPACE.search(text) is None
+    return _OTHER_SPACE.search(text) is None
 
 
 _ZWJ = "\u200d"
@@ -906,15 +934,29 @@ def remove_boilerplate(
     >>> remove_boilerplate("Body.\nDownload our app", extra_patterns=[r"^download our app$"])
     'Body.'
     """
-    all_rules = (*rules, *_coerce_rules(extra_patterns))
+    return _remove_boilerplate(text, (*rules, *_coerce_rules(extra_patterns)), collapsed=False)
+
+
+def _remove_boilerplate(text: str, all_rules: Sequence[BoilerplateRule], *, collapsed: bool) -> str:
+    """The body of :func:`remove_boilerplate`; ``collapsed``: every line is already collapsed.
+
+    A collapsed line (see :func:`collapse_whitespace`) is its own rule key, so the
+    per-line split and join can be skipped.
+    """
     # Unpacked once: this loop runs for every line of every article.
     checks = [(r.max_line_chars or len(text), r.pattern.search, r.action) for r in all_rules]
+    # A line longer than every rule's limit cannot match: keep it without trying the rules
+    # (most lines of an article are paragraphs far longer than a boilerplate line).
+    longest = max((limit for limit, _, _ in checks), default=-1)
     kept: list[str] = []
     for line in text.split("\n"):
-        key = " ".join(line.split())
+        key = line if collapsed else " ".join(line.split())
+        n = len(key)
+        if n > longest:
+            kept.append(line)
+            continue
         action: str | None = None
         if key:
-            n = len(key)
             action = next((a for limit, search, a in checks if n <= limit and search(key)), None)
         if action == "cut_rest":
             break
@@ -937,6 +979,16 @@ _BOILERPLATE_WINDOW_FACTOR = 4
 
 def _plain_text(text: str) -> str:
     """strip_html -> NFKC -> drop_controls, repeated while the result still looks like HTML."""
+    if (
+        text.isascii()
+        and "<" not in text
+        and "&" not in text
+        and text.replace("\n", " ").isprintable()
+    ):
+        # Plain printable ASCII (most of a news corpus) is a fixed point of every step:
+        # strip_html needs "<" or "&", NFKC leaves ASCII alone and drop_controls only
+        # changes unprintable characters. Skipping the passes is pinned by the tests.
+        return text
     out = text
     for _ in range(_MAX_MARKUP_PASSES):
         previous = out
@@ -1073,16 +1125,20 @@ def clean_text(
     _check_text(text, "clean_text")
     max_chars = _check_max_chars(max_chars)
     extra = _coerce_rules(extra_patterns) if boilerplate else ()
-    out = _plain_text(text)
+    out = collapse_whitespace(_plain_text(text))
     if boilerplate:
         # The line rules cost a few microseconds per line; on a hostile 50 MB input with
         # millions of short lines that adds up to minutes. Collapsing first (the rules
         # ignore whitespace differences) and keeping a generous multiple of max_chars
         # bounds the work; the text dropped here could only reach the output if three
         # quarters of the text before it were boilerplate.
-        out = truncate(collapse_whitespace(out), _BOILERPLATE_WINDOW_FACTOR * max_chars)
-        out = remove_boilerplate(out, extra_patterns=extra)
-    out = collapse_whitespace(out)
+        out = truncate(out, _BOILERPLATE_WINDOW_FACTOR * max_chars)
+        out = _remove_boilerplate(out, (*DEFAULT_BOILERPLATE_RULES, *extra), collapsed=True)
+        # The kept lines are still collapsed (truncate only cuts and strips the end), so
+        # collapse_whitespace reduces to merging the blank-line runs left by dropped lines.
+        if "\n\n\n" in out:
+            out = _MANY_NEWLINES.sub("\n\n", out)
+        out = out.strip()
     cut = truncate(out, max_chars)
     if boilerplate and cut != out:
         # The cut can end on a line that is now boilerplate ("Share" from "Share prices
@@ -1232,8 +1288,17 @@ def find_recurring_lines(
     if min_count < 1:
         msg = f"min_count must be an int >= 1, got {min_count!r}."
         raise ValueError(msg)
-    min_count = int(min_count)
+    return _find_recurring_lines(texts, min_share=min_share, min_count=int(min_count))
 
+
+def _find_recurring_lines(
+    texts: Iterable[str], *, min_share: float, min_count: int, collapsed: bool = False
+) -> frozenset[str]:
+    """The body of :func:`find_recurring_lines`, parameters already checked.
+
+    ``collapsed=True`` promises that every text is collapsed (:func:`collapse_whitespace`
+    returns it unchanged, as for :func:`clean_text` output), which skips checking it.
+    """
     # Keep a line's text from the count at which it could first qualify.
     keep_at = min(min_count, 2)
     seen_texts: set[int] = set()
@@ -1248,7 +1313,15 @@ def find_recurring_lines(
             continue
         seen_texts.add(text_hash)
         # A line repeated inside one text still counts once for that text.
-        lines = {hash(norm): norm for norm in map(normalize_line, text.split("\n")) if norm}
+        if collapsed or _is_collapsed(text):
+            # Cleaned text is collapsed, and case folding keeps a line collapsed (it never
+            # maps a character to whitespace or to nothing, nor whitespace to anything
+            # else; checked over all code points in the tests): one casefold of the whole
+            # text gives every line's normalize_line.
+            norms: Iterable[str] = text.casefold().split("\n")
+        else:
+            norms = map(normalize_line, text.split("\n"))
+        lines = {hash(norm): norm for norm in norms if norm}
         for line_hash, norm in lines.items():
             count = counts.get(line_hash, 0) + 1
             counts[line_hash] = count
@@ -1284,5 +1357,10 @@ def drop_lines(text: str, lines: AbstractSet[str]) -> str:
     """
     if not lines:
         return collapse_whitespace(text)
-    kept = [line for line in text.split("\n") if normalize_line(line) not in lines]
+    if _is_collapsed(text):
+        # As in find_recurring_lines: a collapsed line's key is its casefold.
+        pairs = zip(text.split("\n"), text.casefold().split("\n"), strict=True)
+        kept = [line for line, norm in pairs if norm not in lines]
+    else:
+        kept = [line for line in text.split("\n") if normalize_line(line) not in lines]
     return collapse_whitespace("\n".join(kept))

@@ -28,7 +28,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import text as _text
 from ._validation import NONE, Constraint, check_params, interval, one_of, type_of
-from .analysis import LANGUAGES, Analyzer, tokenize
+from .analysis import (
+    LANGUAGES,
+    MAX_TOKEN_CHARS,
+    MIN_TOKEN_CHARS,
+    Analyzer,
+    _raw_tokens,
+)
 from .articles import Article
 from .exceptions import EmptyCorpusError, InvalidParameterError
 
@@ -115,44 +121,135 @@ _CONSTRAINTS: dict[str, list[Constraint]] = {
 #: and nltk) costs more than it saves: measured 3.2 s serial vs 9.1 s on 2 workers at 3,000.
 PARALLEL_MIN_DOCS = 20_000
 
+#: joblib chunks need this many workers to pay. With two, the parent cleaning and counting
+#: while one forked child stems (:class:`_StemWorker`) wins: 50,000 synthetic articles took
+#: 20.5 s that way (before the child existed) and 68.8 s on two joblib workers, which spawn
+#: interpreters that import scikit-learn and nltk, and pickle every text out and back.
+PARALLEL_MIN_WORKERS = 3
+
 
 def _count_raw_chunk(
     texts: Mapping[str, Sequence[str]], stop: frozenset[str]
 ) -> tuple[list[str], dict[str, sp.csr_matrix]]:
     """Count raw (unstemmed) tokens per field for one chunk of documents.
 
-    Returns the chunk's own vocabulary (tokens in first-seen order) and, per field, a CSR
-    count matrix over it. Stemming happens later, once per distinct token of the corpus.
+    Returns the chunk's own vocabulary and, per field, a CSR count matrix over it (a token
+    repeated in a document appears repeatedly, as 1s). Stemming happens later, once per
+    distinct token of the corpus.
     """
-    vocab: dict[str, int] = {}
+    # Raw token -> local column, or -1 for a token that is never a term (a stop word, too
+    # short or too long): each distinct token is judged once, and a document's tokens are
+    # then mapped by C-level map() instead of a Python loop per token.
+    ids: dict[str, int] = {}
+    vocab: list[str] = []
     raw: dict[str, tuple[list[int], list[int]]] = {}
     for name, docs in texts.items():
-        indptr = [0]
+        tokenized = [_raw_tokens(text) for text in docs]
+        # One set of the whole chunk's new tokens; sorted() so that the local column order
+        # does not depend on string hashing.
+        for token in sorted(set().union(*tokenized).difference(ids)):
+            if token in stop or not MIN_TOKEN_CHARS <= len(token) <= MAX_TOKEN_CHARS:
+                ids[token] = -1
+            else:
+                ids[token] = len(vocab)
+                vocab.append(token)
+        lengths = [len(tokens) for tokens in tokenized]
         indices: list[int] = []
-        for text in docs:
-            indices.extend(vocab.setdefault(t, len(vocab)) for t in tokenize(text) if t not in stop)
-            indptr.append(len(indices))
-        raw[name] = (indptr, indices)
+        for tokens in tokenized:
+            indices.extend(map(ids.__getitem__, tokens))
+        raw[name] = (lengths, indices)
     counts: dict[str, sp.csr_matrix] = {}
-    for name, (indptr, indices) in raw.items():
-        matrix = sp.csr_matrix(
-            (
-                np.ones(len(indices), dtype=np.float64),
-                np.asarray(indices, dtype=np.int64),
-                np.asarray(indptr, dtype=np.int64),
-            ),
-            shape=(len(indptr) - 1, len(vocab)),
+    for name, (lengths, indices) in raw.items():
+        columns = np.array(indices, dtype=np.int64)
+        rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        keep = columns >= 0
+        indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows[keep], minlength=len(lengths)), out=indptr[1:])
+        columns = columns[keep]
+        # Repeated columns within a row are left in: the stem-merging product sums them.
+        counts[name] = sp.csr_matrix(
+            (np.ones(len(columns), dtype=np.float64), columns, indptr),
+            shape=(len(lengths), len(vocab)),
         )
-        matrix.sum_duplicates()
-        counts[name] = matrix
-    return list(vocab), counts
+    return vocab, counts
 
 
 def _stem_chunk(tokens: Sequence[str], language: str) -> list[str]:
     from nltk.stem.snowball import SnowballStemmer
 
-    stem = SnowballStemmer(language).stem
-    return [stem(t) for t in tokens]
+    return list(map(SnowballStemmer(language).stem, tokens))
+
+
+#: From this many articles on, with ``n_jobs`` allowing two processes, a forked process stems
+#: the distinct tokens while the caller cleans and counts. Below it the fork and the child's
+#: nltk import (~0.5 s) are not hidden behind enough main-process work.
+BACKGROUND_STEM_MIN_DOCS = 5_000
+
+
+class _StemWorker:
+    """Stem batches of distinct tokens in one forked child while the parent keeps working.
+
+    Fork, not spawn: the child starts in milliseconds with numpy, scikit-learn and this
+    module already loaded, so only nltk is imported there (a spawned interpreter takes
+    seconds to import nltk, which pulls in scipy.stats). The child only runs the pure-Python
+    stemmer. Batches come back in submission order; if the child fails in any way, the
+    parent stems everything itself, so the result never depends on the worker.
+    """
+
+    def __init__(self, language: str) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.language = language
+        self._tokens: list[str] = []
+        self._futures: list[Any] = []
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("fork")
+        )
+        # An empty batch makes the child import nltk now, during the parent's cleaning.
+        self._futures.append(self._pool.submit(_stem_chunk, [], language))
+
+    @classmethod
+    def start(cls, language: str, n_jobs: int | None) -> _StemWorker | None:
+        """Return a running worker, or None where fork is unavailable or unsafe."""
+        import multiprocessing
+        import threading
+
+        from joblib import effective_n_jobs
+
+        # fork() in a process with other threads can deadlock the child (a lock held by a
+        # thread that does not exist there); with one thread it is safe.
+        if (
+            effective_n_jobs(n_jobs) < 2
+            or "fork" not in multiprocessing.get_all_start_methods()
+            or threading.active_count() > 1
+        ):
+            return None
+        try:
+            return cls(language)
+        except Exception:  # no process could be started (limits, sandbox): stem in-process
+            return None
+
+    def submit(self, tokens: list[str]) -> None:
+        """Queue ``tokens`` for stemming (no-op for an empty list)."""
+        if not tokens:
+            return
+        self._tokens.extend(tokens)
+        try:
+            self._futures.append(self._pool.submit(_stem_chunk, tokens, self.language))
+        except Exception:
+            self._futures.append(None)  # recovered in stems()
+
+    def stems(self) -> list[str]:
+        """Return the stems of every submitted token, in order."""
+        try:
+            return [s for f in self._futures for s in f.result()]
+        except Exception:
+            return _stem_chunk(self._tokens, self.language)
+
+    def close(self) -> None:
+        """Stop the child (waits for it, so no executor thread outlives the fit)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _clean_chunk(vectorizer: FieldTfidfVectorizer, docs: Sequence[Any]) -> list[dict[str, str]]:
@@ -204,10 +301,12 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         The corpus rule: a line found in more than this share of the (distinct) articles, and
         in at least 3, is boilerplate. ``None`` turns the rule off.
     n_jobs : int or None, default None
-        Worker processes for cleaning, counting and stemming (joblib; ``-1``: all cores,
-        ``None``: 1 unless a ``joblib.parallel_config`` says otherwise). Used only for corpora
-        of at least 20,000 articles (below that, worker start-up costs more than it saves).
-        The output is identical for every value.
+        Processes for cleaning, counting and stemming (``-1``: all cores, ``None``: 1 unless
+        a ``joblib.parallel_config`` says otherwise). From 5,000 articles on, with 2 or more,
+        a forked child stems while this process cleans and counts (where ``fork`` exists);
+        from 20,000 articles on, with 3 or more, joblib workers also clean and count chunks
+        (below that, worker start-up costs more than it saves). The output is identical for
+        every value.
 
     Attributes
     ----------
@@ -270,9 +369,12 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             params["fields"] = dict(DEFAULT_FIELDS)
         check_params(type(self).__name__, params, _CONSTRAINTS)
 
-    def _analyzer(self) -> Analyzer:
+    def _analyzer(self, *, load_stemmer: bool = True) -> Analyzer:
         low, high = self.ngram_range
-        return Analyzer(self.language, self.stop_words, self.stem, (low, high))
+        # Without a stemmer the analyzer is only used for its stop words (the stems come
+        # from a background worker): the parent then never imports nltk.
+        stem = self.stem and load_stemmer
+        return Analyzer(self.language, self.stop_words, stem, (low, high))
 
     # ---------------------------------------------------------------- cleaning
 
@@ -302,19 +404,37 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- counting
 
-    def _parallel(self, function: Any, arguments: Sequence[tuple], n_docs: int) -> list:
-        """Run ``function(*args)`` for each argument tuple, in joblib workers when it pays."""
-        if n_docs < PARALLEL_MIN_DOCS or self.n_jobs == 1 or len(arguments) < 2:
+    def _parallel(
+        self, function: Any, arguments: Sequence[tuple], n_docs: int, *, lazy: bool = False
+    ) -> Iterable:
+        """Run ``function(*args)`` for each argument tuple, in joblib workers when it pays.
+
+        With ``lazy``, results are yielded in order as they arrive instead of as one list.
+        """
+        if self._n_workers(n_docs) == 1 or len(arguments) < 2:
+            if lazy:
+                return (function(*a) for a in arguments)
             return [function(*a) for a in arguments]
         from joblib import Parallel, delayed
 
-        return Parallel(n_jobs=self.n_jobs)(delayed(function)(*a) for a in arguments)
+        return_as = "generator" if lazy else "list"
+        return Parallel(n_jobs=self.n_jobs, return_as=return_as)(
+            delayed(function)(*a) for a in arguments
+        )
 
-    def _chunks(self, n: int) -> list[tuple[int, int]]:
+    def _n_workers(self, n_docs: int) -> int:
+        """joblib workers for a corpus of ``n_docs`` articles (1: run in this process)."""
+        if n_docs < PARALLEL_MIN_DOCS or self.n_jobs == 1:
+            return 1
         from joblib import effective_n_jobs
 
-        workers = 1 if n < PARALLEL_MIN_DOCS else max(1, effective_n_jobs(self.n_jobs))
-        parts = max(1, min(n, workers * 4))  # several per worker, for balance
+        workers = effective_n_jobs(self.n_jobs)
+        return workers if workers >= PARALLEL_MIN_WORKERS else 1
+
+    def _chunks(self, n: int, min_parts: int = 1) -> list[tuple[int, int]]:
+        workers = self._n_workers(n)
+        # Several chunks per worker, for balance; min_parts to feed a background stemmer.
+        parts = max(1, min(n, max(workers * 4 if workers > 1 else 1, min_parts)))
         bounds = np.linspace(0, n, parts + 1).astype(int)
         return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
@@ -324,36 +444,51 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         return [c for part in parts for c in part]
 
     def _count(
-        self, cleaned: Sequence[Mapping[str, str]], vocabulary: dict[str, int] | None
+        self,
+        cleaned: Sequence[Mapping[str, str]],
+        vocabulary: dict[str, int] | None,
+        stem_worker: _StemWorker | None = None,
     ) -> tuple[dict[str, sp.csr_matrix], dict[str, int]]:
         """Per-field term-count matrices. With ``vocabulary=None`` a new one is grown.
 
         Unigrams take the fast path: count raw tokens (in parallel chunks), stem each
         distinct token once, then merge the columns of tokens that share a stem. The counts
-        are integers, so the result is identical to stemming every token (tested).
+        are integers, so the result is identical to stemming every token (tested). With a
+        ``stem_worker``, each chunk's new tokens are stemmed in the background while the
+        next chunks are counted.
         """
         if self.ngram_range[1] > 1:
             return self._count_plain(cleaned, vocabulary)
         weights = self._field_weights()
-        analyzer = self._analyzer()
-        chunks = self._chunks(len(cleaned))
+        analyzer = self._analyzer(load_stemmer=stem_worker is None)
+        # Small chunks let the background stemmer start early; without it one chunk (or a
+        # few per joblib worker) is cheapest.
+        chunks = self._chunks(len(cleaned), min_parts=len(cleaned) // 1000 if stem_worker else 1)
         arguments = [
             ({f: [cleaned[i][f] for i in range(a, b)] for f in weights}, analyzer._stop)
             for a, b in chunks
         ]
-        results = self._parallel(_count_raw_chunk, arguments, len(cleaned))
+        results = self._parallel(_count_raw_chunk, arguments, len(cleaned), lazy=True)
         raw_index: dict[str, int] = {}
         pieces: dict[str, list[tuple[sp.csr_matrix, np.ndarray]]] = {f: [] for f in weights}
         for local_vocab, counts in results:
-            remap = np.fromiter(
-                (raw_index.setdefault(t, len(raw_index)) for t in local_vocab),
-                dtype=np.int64,
-                count=len(local_vocab),
-            )
+            remap = np.empty(len(local_vocab), dtype=np.int64)
+            new_tokens: list[str] = []
+            for i, token in enumerate(local_vocab):
+                j = raw_index.get(token)
+                if j is None:
+                    j = raw_index[token] = len(raw_index)
+                    new_tokens.append(token)
+                remap[i] = j
+            if stem_worker is not None:
+                stem_worker.submit(new_tokens)
             for name, matrix in counts.items():
                 pieces[name].append((matrix, remap))
         raw_tokens = list(raw_index)
-        stems = self._stem_all(raw_tokens, analyzer, len(cleaned))
+        if stem_worker is not None:
+            stems = stem_worker.stems()
+        else:
+            stems = self._stem_all(raw_tokens, analyzer, len(cleaned))
         vocab: dict[str, int] = {} if vocabulary is None else vocabulary
         if vocabulary is None:
             columns = np.array([vocab.setdefault(t, len(vocab)) for t in stems], dtype=np.int64)
@@ -384,7 +519,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         """The stem of each distinct token, computed once (in parallel for large corpora)."""
         if not self.stem:
             return list(tokens)
-        if n_docs >= PARALLEL_MIN_DOCS and self.n_jobs != 1 and len(tokens) > 10_000:
+        if self._n_workers(n_docs) > 1 and len(tokens) > 10_000:
             bounds = np.linspace(0, len(tokens), 5).astype(int)
             parts = self._parallel(
                 _stem_chunk,
@@ -395,7 +530,9 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
                 n_docs,
             )
             return [t for part in parts for t in part]
-        return [analyzer._stem(t) for t in tokens]
+        assert analyzer._stemmer is not None  # self.stem, and no background worker
+        # The tokens are distinct: call the stemmer directly, the memo would only add cost.
+        return list(map(analyzer._stemmer.stem, tokens))
 
     def _count_plain(
         self, cleaned: Sequence[Mapping[str, str]], vocabulary: dict[str, int] | None
@@ -483,17 +620,28 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             raise EmptyCorpusError(msg)
         for attr in ("boilerplate_lines_",):
             self.__dict__.pop(attr, None)
-        cleaned = self._clean_all(docs)
-        if self.boilerplate_min_share is None:
-            lines: frozenset[str] = frozenset()
-        else:
-            lines = _text.find_recurring_lines(
-                (c["body"] for c in cleaned), min_share=self.boilerplate_min_share
-            )
-            if lines:
-                for c in cleaned:
-                    c["body"] = _text.drop_lines(c["body"], lines)
-        counts, vocab = self._count(cleaned, None)
+        stem_worker = None
+        if self.stem and self.ngram_range[1] <= 1 and len(docs) >= BACKGROUND_STEM_MIN_DOCS:
+            stem_worker = _StemWorker.start(self.language, self.n_jobs)
+        try:
+            cleaned = self._clean_all(docs)
+            if self.boilerplate_min_share is None:
+                lines: frozenset[str] = frozenset()
+            else:
+                # clean_text output is collapsed: skip re-checking every body.
+                lines = _text._find_recurring_lines(
+                    (c["body"] for c in cleaned),
+                    min_share=self.boilerplate_min_share,
+                    min_count=3,
+                    collapsed=True,
+                )
+                if lines:
+                    for c in cleaned:
+                        c["body"] = _text.drop_lines(c["body"], lines)
+            counts, vocab = self._count(cleaned, None, stem_worker)
+        finally:
+            if stem_worker is not None:
+                stem_worker.close()
         n = len(docs)
         if not vocab:
             msg = (
