@@ -64,7 +64,7 @@ def _run_method(method: str, matrix_path: str, k: int, out_path: str, extra: dic
         ranks = tiebreak_ranks(list(range(n)), np.full(n, np.datetime64("NaT"), "datetime64[s]"))
         index = SimilarityIndex(X, codes, ranks, working_memory=512)
         rows = np.arange(n)
-        found = index.query(X, rows, codes, k, extra.get("policy", "any"))
+        found = index.query(X, rows, codes, k, extra.get("policy", "any"), own_rows=True)
         cols = np.full((n, k), -1, dtype=np.int64)
         for i, (r, _) in enumerate(found):
             cols[i, : len(r)] = r
