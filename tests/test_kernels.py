@@ -397,3 +397,29 @@ def test_single_query_split_over_candidates(
                 x[q], inverted, k, np.array([q]), tiebreak, allowed, window=window, n_jobs=n_jobs
             )
             assert_same(got, want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 60),
+    density=st.sampled_from([0.0, 0.02, 0.2, 1.0]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_pair_cosines_equals_the_scipy_product_bit_for_bit(seed, n, density, dtype):
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, 40, density=density, format="csr", dtype=dtype, random_state=seed)
+    X.sort_indices()
+    rows = rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False)
+    sub = sp.csr_matrix(X[rows], dtype=np.float64)
+    want = (sub @ sub.T).toarray()
+    got = _kernels.pair_cosines(X, rows)
+    assert np.array_equal(got, want)
+
+
+def test_pair_cosines_leaves_the_shared_accumulator_zeroed():
+    """The scatter buffer is reused by the top-k kernels: it must come back all zero."""
+    X = sp.csr_matrix(normalize(np.random.default_rng(0).random((8, 30))), dtype=np.float32)
+    _kernels.pair_cosines(X, np.arange(8))
+    acc, _ = _kernels._scratch(30)
+    assert not acc.any()

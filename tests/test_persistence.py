@@ -972,3 +972,19 @@ def test_save_unfitted_model(tmp_path):
     with pytest.raises(NotFittedError, match="not fitted"):
         RelatedArticles().save(tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+def test_model_saved_before_feedback_and_idf_power_loads_with_the_old_behaviour(tmp_path):
+    """A format-1 manifest without the parameters added later ranks as it did when saved."""
+    from relatedness.persistence import PARAMS_ADDED_LATER
+
+    model = RelatedArticles(k=3, min_df=1, feedback=0, idf_power=1.0).fit(news_rows())
+    path = model.save(tmp_path / "old")
+    manifest_path = path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for name in PARAMS_ADDED_LATER:
+        del manifest["params"][name]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    loaded = RelatedArticles.load(path)
+    assert (loaded.feedback, loaded.idf_power) == (0, 1.0)
+    assert loaded.related_many(loaded.ids_) == model.related_many(model.ids_)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import threading
 import warnings
 
 import numpy as np
@@ -14,6 +13,7 @@ from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from relatedness.analysis import LANGUAGES, Analyzer, stop_words_for, tokenize
+from relatedness.exceptions import InvalidParameterError
 from relatedness.vectorize import FieldTfidfVectorizer
 
 from .conftest import news_rows, random_corpus
@@ -210,48 +210,90 @@ def _assert_same_fit(a, b, rows):
     assert np.array_equal(xa.data, xb.data)
 
 
-def test_background_stemming_is_identical(monkeypatch, rng):
-    """Issue 3: stemming in a forked child while counting gives the serial rows."""
-    import relatedness.vectorize as vectorize_module
+_FORK_SCRIPT = """
+import os, sys, threading
+sys.path.insert(0, {tests!r})
+import numpy as np
+import relatedness.vectorize as vm
+from conftest import random_corpus
 
-    rows = random_corpus(rng, 200)
-    serial = vec(n_jobs=1).fit(rows)
-    monkeypatch.setattr(vectorize_module, "BACKGROUND_STEM_MIN_DOCS", 10)
-    started = []
-    real_start = vectorize_module._StemWorker.start.__func__
-
-    def spy(cls, language, n_jobs):
-        worker = real_start(cls, language, n_jobs)
-        started.append(worker)
-        return worker
-
-    monkeypatch.setattr(vectorize_module._StemWorker, "start", classmethod(spy))
-    # Earlier tests leave idle pool threads behind, which turn the worker off; forking is
-    # safe here, so let it start.
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
-    background = vec(n_jobs=2).fit(rows)
-    _assert_same_fit(serial, background, rows)
-    if "fork" in multiprocessing.get_all_start_methods():
-        assert started and all(w is not None for w in started)
-
-
-def test_background_stemming_falls_back_when_the_child_fails(monkeypatch, rng):
-    import os
-
-    import relatedness.vectorize as vectorize_module
-
-    rows = random_corpus(rng, 120)
-    serial = vec(n_jobs=1).fit(rows)
-    parent = os.getpid()
-    real = vectorize_module._stem_chunk
-
-    def broken_in_child(tokens, language):
+rows = random_corpus(np.random.default_rng(7), 200)
+serial = vm.FieldTfidfVectorizer(min_df=1, n_jobs=1).fit(rows)
+vm.BACKGROUND_STEM_MIN_DOCS = 10
+started = []
+real_start = vm._StemWorker.start.__func__
+vm._StemWorker.start = classmethod(lambda cls, *a: started.append(real_start(cls, *a))
+                                   or started[-1])
+if {broken!r}:
+    parent, real = os.getpid(), vm._stem_chunk
+    def broken(tokens, language):
         if os.getpid() != parent:
-            msg = "child failed"
-            raise RuntimeError(msg)
+            raise RuntimeError("child failed")
         return real(tokens, language)
+    vm._stem_chunk = broken
+assert threading.active_count() == 1, "a fresh process has one thread: fork is safe"
+background = vm.FieldTfidfVectorizer(min_df=1, n_jobs=2).fit(rows)
+a, b = serial.transform(rows), background.transform(rows)
+assert serial.vocabulary_ == background.vocabulary_
+assert np.array_equal(serial.idf_, background.idf_)
+assert (a != b).nnz == 0 and a.data.tobytes() == b.data.tobytes()
+assert started and all(w is not None for w in started), started
+print("same")
+"""
 
-    monkeypatch.setattr(vectorize_module, "BACKGROUND_STEM_MIN_DOCS", 10)
-    monkeypatch.setattr(vectorize_module, "_stem_chunk", broken_in_child)
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
-    _assert_same_fit(serial, vec(n_jobs=2).fit(rows), rows)
+
+@pytest.mark.parametrize("broken", [False, True], ids=["child-stems", "child-fails"])
+def test_background_stemming_is_identical_or_falls_back(broken):
+    """Issue 3: stemming in a forked child gives the serial rows; a failing child is
+    replaced by in-process stemming. Run in a fresh one-thread process (as the library
+    requires before it forks), with a timeout so a stuck child fails instead of hanging."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform: the background stemmer is never used")
+    script = _FORK_SCRIPT.format(tests=str(Path(__file__).parent), broken=broken)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "same"
+
+
+def test_transform_of_the_fitted_articles_equals_their_rows_bit_for_bit():
+    """transform() relabels raw columns instead of the fit's merge product: same bits."""
+    rows = news_rows()
+    v = vec()
+    X = v.fit_transform(rows)
+    for i, row in enumerate(rows):
+        one = v.transform([row])
+        assert one.indices.tolist() == X[i].indices.tolist()
+        assert one.data.tobytes() == X[i].data.tobytes()
+    many = v.transform(rows)
+    assert (many != X).nnz == 0
+
+
+@pytest.mark.parametrize("power", [0.0, 0.25, 0.5, 2.0])
+def test_idf_power_weighs_terms_by_a_power_of_idf(power):
+    rows = news_rows()
+    plain, flat = vec(), vec(idf_power=power)
+    X, Y = plain.fit_transform(rows), flat.fit_transform(rows)
+    np.testing.assert_array_equal(plain.idf_, flat.idf_)  # idf_ itself is unchanged
+    # Undo idf, apply idf ** power, normalise: the reference row.
+    want = X.toarray().astype(np.float64) * flat.idf_ ** (power - 1.0)
+    norms = np.linalg.norm(want, axis=1, keepdims=True)
+    want = np.divide(want, norms, out=np.zeros_like(want), where=norms > 0)
+    np.testing.assert_allclose(Y.toarray(), want, atol=1e-6)
+
+
+def test_idf_power_one_is_bit_identical_to_classic_tfidf():
+    rows = news_rows()
+    X, Y = vec().fit_transform(rows), vec(idf_power=1.0).fit_transform(rows)
+    assert X.data.tobytes() == Y.data.tobytes()
+
+
+@pytest.mark.parametrize("power", [-0.5, 4.5, "1", None, float("nan")])
+def test_invalid_idf_power_is_refused(power):
+    with pytest.raises(InvalidParameterError, match="idf_power"):
+        vec(idf_power=power).fit(news_rows())

@@ -47,6 +47,9 @@ FORMAT = "relatedness-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
+#: Parameters added after format 1 shipped, with the value that reproduces how a model saved
+#: without them behaved (not today's default): such a model loads and ranks as before.
+PARAMS_ADDED_LATER: dict[str, Any] = {"feedback": 0, "idf_power": 1.0}
 #: A manifest is a few KB; anything far larger is not ours and is not parsed.
 MAX_MANIFEST_BYTES = 16 * 2**20
 
@@ -375,6 +378,9 @@ def load_model(
     articles = parts["articles"]
     published = [_from_iso(p) for p in articles["published"]]
     params = manifest["params"]
+    if isinstance(params, dict):
+        # A model saved before a parameter existed keeps the behaviour it was saved with.
+        params = {**PARAMS_ADDED_LATER, **params}
     expected = set(cls().get_params())
     if not isinstance(params, dict) or set(params) != expected:
         given = set(params) if isinstance(params, dict) else set()
@@ -387,7 +393,7 @@ def load_model(
     try:
         model = cls(**cls._params_from_manifest(params))
         _check_params_of(model)
-        vec_params = {name: manifest["params"][name] for name in _vectorizer_param_names()}
+        vec_params = {name: params[name] for name in _vectorizer_param_names()}
         vec_params.update(
             {k: v for k, v in manifest["vectorizer"].items() if k != "effective_fields"}
         )

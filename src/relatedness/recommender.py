@@ -28,7 +28,14 @@ from .exceptions import (
     NotFittedError,
     UnknownArticleError,
 )
-from .index import SECTION_POLICIES, QueryRules, SectionPolicy, SimilarityIndex, tiebreak_ranks
+from .index import (
+    SECTION_POLICIES,
+    QueryRules,
+    SectionPolicy,
+    SimilarityIndex,
+    take_rows,
+    tiebreak_ranks,
+)
 from .results import Explanation, Related, TermContribution
 from .vectorize import _CONSTRAINTS as _VECTORIZER_CONSTRAINTS
 from .vectorize import FieldTfidfVectorizer, document_fields
@@ -44,6 +51,7 @@ _VECTORIZER_PARAMS = (
     "stop_words",
     "stem",
     "sublinear_tf",
+    "idf_power",
     "min_df",
     "max_df",
     "ngram_range",
@@ -169,6 +177,9 @@ class RelatedArticles(BaseEstimator):
     stop_words : "auto", None or list of str, default "auto"
     stem : bool, default True
     sublinear_tf : bool, default True
+    idf_power : float in [0, 4], default 1.0
+        Terms weigh ``idf ** idf_power`` (see
+        :class:`~relatedness.vectorize.FieldTfidfVectorizer`).
     min_df : int or float, default 2
     max_df : int or float, default 1.0
     ngram_range : (int, int), default (1, 1)
@@ -292,6 +303,7 @@ class RelatedArticles(BaseEstimator):
         stop_words: Any = "auto",
         stem: bool = True,
         sublinear_tf: bool = True,
+        idf_power: float = 1.0,
         min_df: float = 2,
         max_df: float = 1.0,
         ngram_range: tuple[int, int] = (1, 1),
@@ -327,6 +339,7 @@ class RelatedArticles(BaseEstimator):
         self.stop_words = stop_words
         self.stem = stem
         self.sublinear_tf = sublinear_tf
+        self.idf_power = idf_power
         self.min_df = min_df
         self.max_df = max_df
         self.ngram_range = ngram_range
@@ -709,6 +722,11 @@ class RelatedArticles(BaseEstimator):
         )
 
     def _similarity(self, rows: np.ndarray) -> np.ndarray:
+        """Cosines between index rows (the pool a list is chosen from)."""
+        if self.index_._kernels_ready(None):
+            from ._kernels import pair_cosines
+
+            return pair_cosines(self.index_.matrix, rows)
         sub = sp.csr_matrix(self.index_.matrix[rows], dtype=np.float64)
         return (sub @ sub.T).toarray()
 
@@ -990,7 +1008,7 @@ class RelatedArticles(BaseEstimator):
         pool = (3 * k + 10) if post_pass else k
         while pending.size:
             found = self.index_.query(
-                queries[pending],
+                take_rows(queries, pending),
                 self_rows[pending],
                 codes[pending],
                 pool,
@@ -1078,7 +1096,11 @@ class RelatedArticles(BaseEstimator):
             )
             keep = [np.concatenate([e, c]) for e, c in zip(keep, copies, strict=True)]
         rules = self._make_rules(
-            times[idx], [sections[i] for i in short], tags[idx], keep, relax_time=relax
+            times[idx],
+            [sections[i] for i in short],
+            None if tags is None else tags[idx],
+            keep,
+            relax_time=relax,
         )
         found = self._choose(
             queries[idx], self_rows[idx], codes[idx], k, policy, allowed, rules, holds
@@ -1155,7 +1177,9 @@ class RelatedArticles(BaseEstimator):
 
     def _query_arrays(self, rows: np.ndarray) -> tuple[list[str], np.ndarray, sp.csr_matrix]:
         sections = [self.sections_[r] for r in rows.tolist()]
-        tags = self.index_.tags[rows] if self.index_.tags is not None else None
+        # Tags only matter to the tag bonus: skip slicing them (scipy overhead) otherwise.
+        all_tags = self.index_.tags
+        tags = all_tags[rows] if self.tag_weight and all_tags is not None else None
         return sections, self.index_.times[rows], tags
 
     def _related_rows(
@@ -1383,7 +1407,9 @@ class RelatedArticles(BaseEstimator):
         else:
             policy = self.section_policy
             code = self._section_code.get(section, -1)
-        tag_matrix, _ = _policies.tag_rows([list(tags)], self._tag_vocabulary)
+        tag_matrix = (
+            _policies.tag_rows([list(tags)], self._tag_vocabulary)[0] if self.tag_weight else None
+        )
         return self._lists(
             query,
             np.array([self_row]),
