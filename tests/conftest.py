@@ -20,6 +20,11 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEED = int(os.environ.get("RELATEDNESS_TEST_SEED", "42"))
 
 
+#: The classic model (words only, idf weights, no feedback): tests that pin a rule against
+#: hand-computed cosines fit with these; the tuned defaults have tests of their own.
+CLASSIC = {"ngram_range": (1, 1), "idf_power": 1.0, "feedback": 0}
+
+
 def shared_file(name: str) -> Path:
     """Path of a file in ../shared/data; skip the test cleanly when it is absent."""
     path = SHARED_DATA / name

@@ -23,13 +23,13 @@ from relatedness import (
 )
 from relatedness.articles import Rejected, check_articles, read_csv, read_jsonl
 
-from .conftest import news_rows
+from .conftest import CLASSIC, news_rows
 
 
 def fit(rows, **params) -> RelatedArticles:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return RelatedArticles(min_df=1, **params).fit(rows)
+        return RelatedArticles(**{**CLASSIC, "min_df": 1, **params}).fit(rows)
 
 
 # ---------------------------------------------------------------- rows 1 and 2: empty text

@@ -26,13 +26,13 @@ from relatedness import InvalidParameterError, Related, RelatedArticles, Unknown
 from relatedness.articles import read_jsonl
 from relatedness.cli import EXIT_OK, main
 
-from .conftest import news_rows, random_corpus, shared_file
+from .conftest import CLASSIC, news_rows, random_corpus, shared_file
 
 
 def fit(rows, **params) -> RelatedArticles:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return RelatedArticles(**{"min_df": 1, **params}).fit(rows)
+        return RelatedArticles(**{**CLASSIC, "min_df": 1, **params}).fit(rows)
 
 
 def ids(results: list[Related]) -> list:
@@ -1079,7 +1079,11 @@ def corpus_file(tmp_path):
 
 def _cli_lists(tmp_path, corpus_file, flags: list[str]) -> tuple[dict, dict]:
     model = tmp_path / "model"
-    code, _, err = run("fit", str(corpus_file), "--model", str(model), "--min-df", "1", *flags)
+    # The classic model (the expected scores are plain cosines), set through the CLI's flags.
+    classic = ["--ngram-max", "1", "--idf-power", "1", "--feedback", "0"]
+    code, _, err = run(
+        "fit", str(corpus_file), "--model", str(model), "--min-df", "1", *classic, *flags
+    )
     assert code == EXIT_OK, err
     manifest = json.loads((model / "manifest.json").read_text(encoding="utf-8"))
     out_file = tmp_path / "lists.jsonl"

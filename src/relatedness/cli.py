@@ -54,8 +54,24 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--min-df",
         type=_df,
-        default=2,
-        help="keep terms in at least this many articles (an int) or share (0.01)",
+        default=None,
+        help="keep terms in at least this many articles (an int) or share (0.01); "
+        "default: the library's (3)",
+    )
+    fit.add_argument(
+        "--ngram-max",
+        type=int,
+        choices=(1, 2, 3),
+        default=None,
+        help="longest word sequence indexed: 1 words only, 2 adds word pairs "
+        "(default: the library's, 2)",
+    )
+    fit.add_argument(
+        "--idf-power",
+        type=float,
+        default=None,
+        metavar="P",
+        help="weigh terms by idf ** P (1: classic TF-IDF; default: the library's, 0.25)",
     )
     fit.add_argument(
         "--max-df",
@@ -262,7 +278,6 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         section_policy=args.section_policy,
         language=args.language,
         fields={"title": args.title_weight, "body": 1.0, "tags": 1.0},
-        min_df=args.min_df,
         max_df=args.max_df,
         on_invalid=on_invalid,
         on_duplicate="keep_last" if args.keep_last else "raise",
@@ -278,9 +293,11 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         fallback=tuple(step.strip() for step in args.fallback.split(",") if step.strip()),
     )
     # Unset flags keep the library's defaults (one place to change them).
-    for name in ("feedback", "feedback_weight"):
+    for name in ("feedback", "feedback_weight", "min_df", "idf_power"):
         if getattr(args, name) is not None:
             model.set_params(**{name: getattr(args, name)})
+    if args.ngram_max is not None:
+        model.set_params(ngram_range=(1, args.ngram_max))
     int_ids = model_ids_are_int(rows)
     if int_ids:
         model.set_params(exclude_ids=tuple(_as_int(i) for i in args.exclude_id))

@@ -177,12 +177,14 @@ class RelatedArticles(BaseEstimator):
     stop_words : "auto", None or list of str, default "auto"
     stem : bool, default True
     sublinear_tf : bool, default True
-    idf_power : float in [0, 4], default 1.0
+    idf_power : float in [0, 4], default 0.25
         Terms weigh ``idf ** idf_power`` (see
-        :class:`~relatedness.vectorize.FieldTfidfVectorizer`).
-    min_df : int or float, default 2
+        :class:`~relatedness.vectorize.FieldTfidfVectorizer`); 1 is classic TF-IDF.
+    min_df : int or float, default 3
     max_df : int or float, default 1.0
-    ngram_range : (int, int), default (1, 1)
+    ngram_range : (int, int), default (1, 2)
+        ``(1, 2)``: words and word pairs. ``(1, 1)`` halves the vocabulary and the fit's
+        memory; on short title-and-lead text it can rank better (see the README).
     max_chars : int, default 200000
         Longer cleaned bodies are cut (a 50 MB paste cannot stall a fit).
     boilerplate : bool, default True
@@ -240,7 +242,7 @@ class RelatedArticles(BaseEstimator):
     tag_weight : float, default 0.0
         Bonus per shared tag: ``tag_weight * cosine(tag sets)`` is added to the score of a
         story that is already related (on top of the tags field).
-    feedback : int, default 0
+    feedback : int, default 3
         Pseudo-relevance feedback (Rocchio): the article's vector is expanded with the mean
         of its first ``feedback`` neighbours before its list is ranked, so stories that share
         the *topic* of the article's closest neighbours, not only its exact words, move up.
@@ -273,6 +275,13 @@ class RelatedArticles(BaseEstimator):
 
     Notes
     -----
+    The defaults of ``ngram_range``, ``idf_power``, ``min_df``, ``feedback`` and
+    ``feedback_weight`` were chosen on the BBC news set with 5-fold cross-validation
+    (``benchmarks/tune.py``; table in the README): precision@10 0.946 and MAP@10 0.931
+    without a section hint, against 0.918 / 0.890 for classic TF-IDF with the same
+    cleaning. ``ngram_range=(1, 1), idf_power=1.0, feedback=0`` is the classic model, about
+    4x cheaper to score.
+
     Ranking: higher cosine first; equal scores are ordered newer first (undated articles last), then
     by id. The article itself is never in its own list (excluded by position, so an identical
     copy still ranks first), and only scores > 0 are returned.
@@ -303,10 +312,10 @@ class RelatedArticles(BaseEstimator):
         stop_words: Any = "auto",
         stem: bool = True,
         sublinear_tf: bool = True,
-        idf_power: float = 1.0,
-        min_df: float = 2,
+        idf_power: float = 0.25,
+        min_df: float = 3,
         max_df: float = 1.0,
-        ngram_range: tuple[int, int] = (1, 1),
+        ngram_range: tuple[int, int] = (1, 2),
         max_chars: int = 200_000,
         boilerplate: bool = True,
         boilerplate_patterns: Sequence[str] = (),
@@ -328,7 +337,7 @@ class RelatedArticles(BaseEstimator):
         blocked_pairs: Sequence[tuple[ArticleId, ArticleId]] = (),
         fallback: Sequence[str] = (),
         tag_weight: float = 0.0,
-        feedback: int = 0,
+        feedback: int = 3,
         feedback_weight: float = 1.5,
         n_jobs: int | None = None,
     ) -> None:
