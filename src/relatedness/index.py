@@ -142,6 +142,7 @@ class SimilarityIndex:
         for group in self.groups:
             self.position_in_group[group] = np.arange(len(group))
         self._transposed: dict[tuple[str, int], sp.csr_matrix] = {}
+        self._by_time_cache: dict[tuple[str, int], tuple | None] = {}
         #: Threads of the compiled path (results do not depend on it).
         self.n_threads = min(os.cpu_count() or 1, 8)
         #: Use the compiled kernels when numba is installed (``None``: decide on first use).
@@ -220,6 +221,57 @@ class SimilarityIndex:
             self._transposed[key] = cached
         return cached
 
+    def _by_time(self, section: int) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix] | None:
+        """One candidate set ordered by publication time: (order, sorted times, inverted).
+
+        ``order[p]`` is the candidate position (in the set's usual order) at time-ordered
+        position ``p``. ``None`` when some candidate is undated: undated stories are exempt
+        from the window, so they cannot sit in one contiguous time range.
+        """
+        key = ("by_time", section)
+        if key not in self._by_time_cache:
+            rows = np.arange(self.n_articles) if section < 0 else self.groups[section]
+            times = self.times[rows]
+            if np.isnan(times).any():
+                self._by_time_cache[key] = None
+            else:
+                from ._kernels import inverted_index
+
+                order = np.argsort(times, kind="stable")
+                self._by_time_cache[key] = (
+                    order,
+                    times[order],
+                    inverted_index(self.matrix, rows[order]),
+                )
+        return self._by_time_cache[key]
+
+    def _time_window(
+        self, rules: QueryRules | None, sorted_times: np.ndarray, m: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per query, the time-ordered positions ``[lo, hi)`` its window can reach.
+
+        A little wider than the window (by ``1e-6`` days): the exact rule is applied to the
+        ranked pool afterwards by :func:`outside_window`, so the range only has to contain
+        every candidate the rule keeps.
+        """
+        n = len(sorted_times)
+        lo = np.zeros(m, dtype=np.int64)
+        hi = np.full(m, n, dtype=np.int64)
+        if rules is None or rules.times is None:
+            return lo, hi
+        t = rules.times
+        age = np.full(m, np.inf) if rules.max_age is None else rules.max_age
+        dated = ~np.isnan(t)
+        slack = 1e-6
+        windowed = dated & np.isfinite(age)
+        lo[windowed] = np.searchsorted(sorted_times, t[windowed] - age[windowed] - slack, "left")
+        hi[windowed] = np.searchsorted(sorted_times, t[windowed] + age[windowed] + slack, "right")
+        if not rules.allow_newer:
+            hi[dated] = np.minimum(
+                hi[dated], np.searchsorted(sorted_times, t[dated] + slack, "right")
+            )
+        return lo, hi
+
     def _run_fast(
         self,
         queries: sp.csr_matrix,
@@ -247,6 +299,28 @@ class SimilarityIndex:
         if allowed is not None and candidate_rows is not None:
             allowed = allowed[candidate_rows]
         global_of = np.arange(self.n_articles) if candidate_rows is None else candidate_rows
+        # A time window (max_age, or no newer stories) over a time-ordered copy of the set:
+        # each query reads only the postings of its window, never the whole archive's.
+        window = None
+        windowed = (
+            rules is not None
+            and rules.times is not None
+            and (
+                (rules.max_age is not None and bool(np.isfinite(rules.max_age).any()))
+                or not rules.allow_newer
+            )
+        )
+        by_time = self._by_time(section) if windowed else None
+        if by_time is not None:
+            order, sorted_times, inverted = by_time
+            position = np.empty(n_cand, dtype=np.int64)
+            position[order] = np.arange(n_cand)
+            exclude = np.where(exclude >= 0, position[np.maximum(exclude, 0)], -1)
+            tiebreak = tiebreak[order]
+            allowed = None if allowed is None else allowed[order]
+            global_of = global_of[order]
+            window = self._time_window(rules, sorted_times, queries.shape[0])
+            own_rows = False  # the pair-once kernel walks the set in its usual order
         filters = rules is not None and (
             rules.duplicate_threshold is not None
             or rules.exclude_rows is not None
@@ -274,6 +348,7 @@ class SimilarityIndex:
                     exclude[pending],
                     tiebreak,
                     allowed,
+                    window=None if window is None else (window[0][pending], window[1][pending]),
                     n_jobs=self.n_threads,
                 )
             again = []
