@@ -293,8 +293,7 @@ class SimilarityIndex:
         """
         from ._kernels import topk_block_fast
 
-        inverted = self._inverted(section)
-        n_cand = inverted.shape[1]
+        n_cand = self.n_articles if candidate_rows is None else len(candidate_rows)
         tiebreak = self.tiebreak if candidate_rows is None else self.tiebreak[candidate_rows]
         if allowed is not None and candidate_rows is not None:
             allowed = allowed[candidate_rows]
@@ -311,8 +310,11 @@ class SimilarityIndex:
             )
         )
         by_time = self._by_time(section) if windowed else None
+        # Only one inverted copy per candidate set is built: the time-ordered one when windows
+        # can use it, the plain one otherwise.
+        inverted = self._inverted(section) if by_time is None else by_time[2]
         if by_time is not None:
-            order, sorted_times, inverted = by_time
+            order, sorted_times, _ = by_time
             position = np.empty(n_cand, dtype=np.int64)
             position[order] = np.arange(n_cand)
             exclude = np.where(exclude >= 0, position[np.maximum(exclude, 0)], -1)
