@@ -152,6 +152,8 @@ def test_analyzer_pickles_without_its_memo():
 @pytest.mark.parametrize("params", [
     {}, {"stem": False}, {"stop_words": None}, {"language": "french"},
     {"fields": {"title": 2.0, "body": 1.0, "tags": 0.5}},
+    {"ngram_range": (1, 2)}, {"ngram_range": (1, 2), "stem": False},
+    {"ngram_range": (1, 2), "stop_words": None, "language": "french"},
 ])
 def test_fast_counting_equals_stemming_every_token(rng, params):
     """Issue 3: stem each distinct token once and merge columns == the straightforward path."""

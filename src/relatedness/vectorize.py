@@ -490,13 +490,16 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
     ) -> tuple[dict[str, sp.csr_matrix], dict[str, int]]:
         """Per-field term-count matrices. With ``vocabulary=None`` a new one is grown.
 
-        Unigrams take the fast path: count raw tokens (in parallel chunks), stem each
+        Words, and words with word pairs (``ngram_range=(1, 2)``, see :meth:`_count_pairs`),
+        take the fast path: count raw tokens (in parallel chunks), stem each
         distinct token once, then merge the columns of tokens that share a stem. The counts
         are integers, so the result is identical to stemming every token (tested). With a
         ``stem_worker``, each chunk's new tokens are stemmed in the background while the
         next chunks are counted.
         """
-        if self.ngram_range[1] > 1:
+        # Word pairs: counted below from the stemmed sequences, as integer keys.
+        pairs = tuple(self.ngram_range) == (1, 2)
+        if self.ngram_range[1] > 1 and not pairs:
             return self._count_plain(cleaned, vocabulary)
         weights = self._field_weights()
         analyzer = self._analyzer(load_stemmer=stem_worker is None)
@@ -540,6 +543,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             shape=(len(raw_tokens), len(vocab)),
         )
         out: dict[str, sp.csr_matrix] = {}
+        sequences: dict[str, sp.csr_matrix] = {}
         for name, parts in pieces.items():
             blocks = [
                 sp.csr_matrix(
@@ -560,9 +564,62 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
                 # product whose accumulator spans the whole vocabulary. Counts are whole
                 # numbers, so the sums are exact either way.
                 merged = _relabel_columns(stacked, columns, len(vocab))
+            if pairs:
+                sequences[name] = stacked  # each row's raw tokens, still in text order
             merged.sum_duplicates()
             out[name] = merged
+        if pairs:
+            self._count_pairs(sequences, stems, vocab, vocabulary is None, out)
         return out, vocab
+
+    @staticmethod
+    def _count_pairs(
+        sequences: Mapping[str, sp.csr_matrix],
+        stems: Sequence[str],
+        vocab: dict[str, int],
+        growing: bool,
+        out: dict[str, sp.csr_matrix],
+    ) -> None:
+        """Add word-pair counts to ``out`` (and pairs to a ``growing`` vocabulary).
+
+        A pair is two consecutive kept tokens of a field, as the analyzer forms it: the two
+        stems joined by a space. Pairs are keyed by integers (stem code * n_stems + stem
+        code) so that a string is built once per distinct pair, not once per occurrence.
+        Counts are whole numbers: the sums equal the analyzer path's exactly (tested).
+        """
+        names, codes = np.unique(np.asarray(stems, dtype=object), return_inverse=True)
+        n_stems = np.int64(max(1, len(names)))
+        keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name, seq in sequences.items():
+            stem_seq = codes[seq.indices].astype(np.int64)
+            row_of = np.repeat(np.arange(seq.shape[0]), np.diff(seq.indptr))
+            same = row_of[1:] == row_of[:-1]
+            keys[name] = (row_of[1:][same], stem_seq[:-1][same] * n_stems + stem_seq[1:][same])
+        distinct, inverse = np.unique(
+            np.concatenate([k for _, k in keys.values()] + [np.empty(0, np.int64)]),
+            return_inverse=True,
+        )
+        words = names.tolist()
+        first, second = (distinct // n_stems).tolist(), (distinct % n_stems).tolist()
+        strings = [words[a] + " " + words[b] for a, b in zip(first, second, strict=True)]
+        if growing:
+            column = np.array([vocab.setdefault(t, len(vocab)) for t in strings], np.int64)
+        else:
+            column = np.array([vocab.get(t, -1) for t in strings], dtype=np.int64)
+        start = 0
+        for name, (rows, field_keys) in keys.items():
+            cols = column[inverse[start : start + len(field_keys)]]
+            start += len(field_keys)
+            kept = cols >= 0
+            shape = (out[name].shape[0], len(vocab))
+            counted = sp.csr_matrix(
+                (np.ones(int(kept.sum())), (rows[kept], cols[kept])), shape=shape
+            )
+            words_only = out[name]
+            words_only.resize(shape)
+            total = sp.csr_matrix(words_only + counted)
+            total.sum_duplicates()
+            out[name] = total
 
     def _stem_all(self, tokens: Sequence[str], analyzer: Analyzer, n_docs: int) -> list[str]:
         """The stem of each distinct token, computed once (in parallel for large corpora)."""
