@@ -776,6 +776,30 @@ class RelatedArticles(BaseEstimator):
             exclude_rows=exclude_rows,
         )
 
+    def _query_some(
+        self,
+        queries: sp.csr_matrix,
+        pending: np.ndarray,
+        self_rows: np.ndarray,
+        codes: np.ndarray,
+        pool: int,
+        policy: SectionPolicy,
+        allowed: np.ndarray,
+        rules: QueryRules,
+        own_rows: bool,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The engine's top-``pool`` for the queries ``pending`` of a batch (growing pools)."""
+        return self.index_.query(
+            take_rows(queries, pending),
+            self_rows[pending],
+            codes[pending],
+            pool,
+            policy,
+            allowed,
+            rules.take(pending),
+            own_rows and pending.size == queries.shape[0],
+        )
+
     def _raw_pass(
         self,
         raw: sp.csr_matrix,
@@ -801,15 +825,8 @@ class RelatedArticles(BaseEstimator):
         pending = np.arange(m)
         pool = n_neighbours + 5
         while pending.size:
-            found = self.index_.query(
-                raw[pending],
-                self_rows[pending],
-                codes[pending],
-                pool,
-                policy,
-                allowed,
-                rules.take(pending),
-                own_rows and pending.size == m,
+            found = self._query_some(
+                raw, pending, self_rows, codes, pool, policy, allowed, rules, own_rows
             )
             again = []
             for i, (rows, scores) in zip(pending.tolist(), found, strict=True):
@@ -1016,15 +1033,8 @@ class RelatedArticles(BaseEstimator):
         pending = np.array([i for i in range(m) if need[i] > 0], dtype=np.int64)
         pool = (3 * k + 10) if post_pass else k
         while pending.size:
-            found = self.index_.query(
-                take_rows(queries, pending),
-                self_rows[pending],
-                codes[pending],
-                pool,
-                policy,
-                allowed,
-                rules.take(pending),
-                own_rows and pending.size == m,
+            found = self._query_some(
+                queries, pending, self_rows, codes, pool, policy, allowed, rules, own_rows
             )
             again = []
             for i, (rows, scores) in zip(pending.tolist(), found, strict=True):
