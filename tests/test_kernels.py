@@ -406,20 +406,24 @@ def test_single_query_split_over_candidates(
     density=st.sampled_from([0.0, 0.02, 0.2, 1.0]),
     dtype=st.sampled_from([np.float32, np.float64]),
 )
-def test_pair_cosines_equals_the_scipy_product_bit_for_bit(seed, n, density, dtype):
+def test_row_cosines_equals_the_scipy_product_bit_for_bit(seed, n, density, dtype):
     rng = np.random.default_rng(seed)
     X = sp.random(n, 40, density=density, format="csr", dtype=dtype, random_state=seed)
     X.sort_indices()
-    rows = rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False)
-    sub = sp.csr_matrix(X[rows], dtype=np.float64)
-    want = (sub @ sub.T).toarray()
-    got = _kernels.pair_cosines(X, rows)
+    others = rng.choice(n, size=int(rng.integers(0, n + 1)), replace=True)
+    row = int(rng.integers(n))
+    sub = sp.csr_matrix(X[others], dtype=np.float64)
+    want = (sub @ sp.csr_matrix(X[[row]], dtype=np.float64).T).toarray().ravel()
+    got = _kernels.row_cosines(X, row, others)
     assert np.array_equal(got, want)
+    # Symmetric bits: the pair scored from the other side is the same float.
+    for b, other in enumerate(others.tolist()):
+        assert _kernels.row_cosines(X, other, np.array([row]))[0] == got[b]
 
 
-def test_pair_cosines_leaves_the_shared_accumulator_zeroed():
+def test_row_cosines_leaves_the_shared_accumulator_zeroed():
     """The scatter buffer is reused by the top-k kernels: it must come back all zero."""
     X = sp.csr_matrix(normalize(np.random.default_rng(0).random((8, 30))), dtype=np.float32)
-    _kernels.pair_cosines(X, np.arange(8))
+    _kernels.row_cosines(X, 3, np.arange(8))
     acc, _ = _kernels._scratch(30)
     assert not acc.any()

@@ -346,9 +346,7 @@ def test_diversity_moves_dissimilar_stories_up_by_mmr():
     # Same stories, same (ranking) scores; only the order changed.
     assert scores(got) == scores(plain)
     relevance = scores(plain)
-    expected = _mmr(
-        ids(plain), relevance, lambda a, b: diverse.explain(a, b).cosine, 0.5, 3
-    )
+    expected = _mmr(ids(plain), relevance, lambda a, b: diverse.explain(a, b).cosine, 0.5, 3)
     assert ids(got) == expected
 
 
@@ -372,13 +370,66 @@ def test_diversity_zero_is_the_plain_greedy_ranking(rng):
     assert diverse != lists  # the parameter does act on this corpus
 
 
+@pytest.mark.parametrize("diversity", [0.0, 0.3])
+@pytest.mark.parametrize("threshold", [None, 0.8])
+def test_regression_choosing_a_list_compared_the_whole_pool_pairwise(diversity, threshold):
+    """The greedy pass once asked for the pool's full cosine matrix. A pool grows until the
+    list fills (quotas, copies), up to the whole archive: 100k calibrated articles with
+    diversity and max_per_section grew a 6 GiB process that never finished. Only each pick
+    against the chosen stories (or, with diversity, each chosen story against the pool)
+    is needed, and the choice must not change."""
+    from relatedness import policies
+
+    rng = np.random.default_rng(7)
+    n, k = 400, 10
+    x = rng.random((n, 12)) ** 4
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    dense = x @ x.T
+    asked = []
+
+    def similarity(row, others):
+        asked.append(len(others))
+        return dense[row, np.asarray(others, dtype=np.int64)]
+
+    pool = np.arange(1, n)
+    scores = np.sort(rng.random(n - 1))[::-1]
+    sections = rng.integers(0, 3, n)
+    got = policies.select(
+        pool, scores, k, similarity=similarity, duplicate_threshold=threshold,
+        max_per_section=4, sections=sections, diversity=diversity, held=[0],
+    )  # fmt: skip
+    assert sum(asked) <= (k + 1) * n  # not n * n
+    # Brute force: the same walk over the full matrix.
+    chosen_pos, chosen, per = [0], [], {int(sections[0]): 1}
+    remaining = list(range(1, n))
+    while remaining and len(chosen) < k:
+        if diversity and chosen_pos:
+            mmr = [
+                (1 - diversity) * scores[r - 1] - diversity * dense[r, chosen_pos].max()
+                for r in remaining
+            ]
+            pick = remaining[int(np.argmax(mmr))]
+        else:
+            pick = remaining[0]
+        remaining.remove(pick)
+        if per.get(int(sections[pick]), 0) >= 4:
+            continue
+        if threshold is not None and dense[pick, chosen_pos].max() >= threshold:
+            continue
+        chosen.append(pick)
+        chosen_pos.append(pick)
+        per[int(sections[pick])] = per.get(int(sections[pick]), 0) + 1
+    assert got[0] == chosen
+    assert got[1] == [float(scores[p - 1]) for p in chosen]
+
+
 def test_max_per_section_with_any_policy_still_fills_the_list():
     rows = ladder_rows()
     base = fit(rows, k=3, section_policy="any", duplicate_threshold=None).related("q")
     assert [r.section for r in base].count("x") >= 2
-    got = fit(
-        rows, k=3, section_policy="any", duplicate_threshold=None, max_per_section=1
-    ).related("q")
+    got = fit(rows, k=3, section_policy="any", duplicate_threshold=None, max_per_section=1).related(
+        "q"
+    )
     assert len(got) == 3
     assert sorted(r.section for r in got) == ["x", "y", "z"]
     assert got[0].id == base[0].id
@@ -412,9 +463,7 @@ def test_exclude_ids_never_appear_and_the_list_is_still_filled():
 def test_exclude_sections_never_appear_and_the_list_is_still_filled():
     rows = ladder_rows()
     base = fit(rows, k=10, section_policy="any", duplicate_threshold=None).related("q")
-    model = fit(
-        rows, k=4, section_policy="any", duplicate_threshold=None, exclude_sections=("y",)
-    )
+    model = fit(rows, k=4, section_policy="any", duplicate_threshold=None, exclude_sections=("y",))
     assert ids(model.related("q")) == [r.id for r in base if r.section != "y"][:4]
     for lst in model.related_many(model.ids_).values():
         assert all(r.section != "y" for r in lst)
@@ -650,8 +699,9 @@ def test_explain_terms_plus_tags_add_up_to_the_reported_score():
         {**r, "title": r["body"].split()[0].title()}  # title words also occur in the body
         for r in time_rows()
     ]
-    for r, tags in zip(rows, [["Storm"], ["storm", "x"], [], ["STORM"], ["y"], ["storm"]],
-                       strict=True):
+    for r, tags in zip(
+        rows, [["Storm"], ["storm", "x"], [], ["STORM"], ["y"], ["storm"]], strict=True
+    ):
         r["tags"] = tags
     model = fit(
         rows,
@@ -680,11 +730,23 @@ def test_explain_terms_plus_tags_add_up_to_the_reported_score():
 def title_tag_rows() -> list[dict]:
     """Related stories that share words with q through their title or tags only."""
     return [
-        row("q", "x", None, "The finance minister resigned after the budget vote.",
-            title="Minister resigns over budget", tags=["Politics", "Budget"]),
+        row(
+            "q",
+            "x",
+            None,
+            "The finance minister resigned after the budget vote.",
+            title="Minister resigns over budget",
+            tags=["Politics", "Budget"],
+        ),
         row("g", "x", None, "Rain fell.", title="Rain", tags=["politics", "budget"]),
-        row("t", "x", None, "Storm snow closed roads in the north.",
-            title="Minister resigns", tags=["Weather"]),
+        row(
+            "t",
+            "x",
+            None,
+            "Storm snow closed roads in the north.",
+            title="Minister resigns",
+            tags=["Weather"],
+        ),
         row("b", "x", None, "The minister watched the cup final.", title="Cup"),
     ]
 
@@ -958,9 +1020,7 @@ def test_list_invariants_under_random_policies(
     def in_window(a, b) -> bool:
         if day[a] is None or day[b] is None:
             return True
-        return (max_age is None or day[a] - day[b] <= max_age) and (
-            allow_newer or day[b] <= day[a]
-        )
+        return (max_age is None or day[a] - day[b] <= max_age) and (allow_newer or day[b] <= day[a])
 
     for a, lst in lists.items():
         got = ids(lst)
@@ -1071,9 +1131,7 @@ def run(*argv: str) -> tuple[int, str, str]:
 @pytest.fixture
 def corpus_file(tmp_path):
     path = tmp_path / "articles.jsonl"
-    path.write_text(
-        "".join(json.dumps(r) + "\n" for r in tagged_news_rows()), encoding="utf-8"
-    )
+    path.write_text("".join(json.dumps(r) + "\n" for r in tagged_news_rows()), encoding="utf-8")
     return path
 
 
@@ -1125,8 +1183,10 @@ CLI_CASES = {
         ["--half-life", "10"],
         {"recency_half_life": 10.0},
         # b2 is one day newer than b1.
-        lambda lists: lists["b1"][0]["id"] == "b2"
-        and lists["b1"][0]["score"] == pytest.approx(_plain("b1", "b2") * 0.5**0.1, abs=2e-6),
+        lambda lists: (
+            lists["b1"][0]["id"] == "b2"
+            and lists["b1"][0]["score"] == pytest.approx(_plain("b1", "b2") * 0.5**0.1, abs=2e-6)
+        ),
     ),
     "no_newer": (
         ["--no-newer"],
@@ -1165,9 +1225,11 @@ CLI_CASES = {
         ["--tag-weight", "0.5"],
         {"tag_weight": 0.5},
         # b1 ["Rates"] and b2 ["rates", "Tax"]: tag cosine 1/sqrt(2).
-        lambda lists: lists["b1"][0]["id"] == "b2"
-        and lists["b1"][0]["score"]
-        == pytest.approx(_plain("b1", "b2") + 0.5 / math.sqrt(2), abs=2e-6),
+        lambda lists: (
+            lists["b1"][0]["id"] == "b2"
+            and lists["b1"][0]["score"]
+            == pytest.approx(_plain("b1", "b2") + 0.5 / math.sqrt(2), abs=2e-6)
+        ),
     ),
     "fallback": (
         ["--fallback", "any, latest"],
@@ -1228,8 +1290,6 @@ def test_cli_defaults_record_every_policy(tmp_path, corpus_file):
     assert "p4" not in [r["id"] for r in lists["p2"]]
 
 
-
-
 def test_cli_exclude_id_with_int_ids(tmp_path):
     path = tmp_path / "int.jsonl"
     path.write_text(
@@ -1240,8 +1300,9 @@ def test_cli_exclude_id_with_int_ids(tmp_path):
         encoding="utf-8",
     )
     model = tmp_path / "m"
-    code, _, err = run("fit", str(path), "--model", str(model), "--min-df", "1",
-                       "--exclude-id", "1")
+    code, _, err = run(
+        "fit", str(path), "--model", str(model), "--min-df", "1", "--exclude-id", "1"
+    )
     assert code == EXIT_OK, err
     params = json.loads((model / "manifest.json").read_text(encoding="utf-8"))["params"]
     assert params["exclude_ids"] == [1]

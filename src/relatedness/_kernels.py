@@ -88,7 +88,7 @@ __all__ = [
     "NUMBA_AVAILABLE",
     "all_pairs_topk",
     "inverted_index",
-    "pair_cosines",
+    "row_cosines",
     "topk_block_fast",
     "topk_inverted",
 ]
@@ -509,23 +509,21 @@ def _merge_parts(part_c, part_s, tiebreak, out_c, out_s):
 
 
 @_jit
-def _pair_cosines(indptr, indices, data, rows, acc, out):
-    # Row a is scattered into the zeroed accumulator, then each later row b reads it walking
-    # its own terms in ascending column order: the products are added in the order of
-    # scipy's product and of every other scorer here, so the same pair gets the same bits.
-    r = rows.shape[0]
-    for a in range(r):
-        sa, ea = indptr[rows[a]], indptr[rows[a] + 1]
-        for i in range(sa, ea):
-            acc[indices[i]] = np.float64(data[i])
-        for b in range(a, r):
-            total = 0.0
-            for j in range(indptr[rows[b]], indptr[rows[b] + 1]):
-                total += acc[indices[j]] * np.float64(data[j])
-            out[a, b] = total
-            out[b, a] = total
-        for i in range(sa, ea):
-            acc[indices[i]] = 0.0
+def _row_cosines(indptr, indices, data, row, others, acc, out):
+    # ``row`` is scattered into the zeroed accumulator, then each other row reads it walking
+    # its own terms in ascending column order: the products of the shared terms are added in
+    # the order of scipy's product and of every other scorer here (a term missing from
+    # ``row`` adds an exact 0.0), so the same pair gets the same bits whichever side scatters.
+    sa, ea = indptr[row], indptr[row + 1]
+    for i in range(sa, ea):
+        acc[indices[i]] = np.float64(data[i])
+    for b in range(others.shape[0]):
+        total = 0.0
+        for j in range(indptr[others[b]], indptr[others[b] + 1]):
+            total += acc[indices[j]] * np.float64(data[j])
+        out[b] = total
+    for i in range(sa, ea):
+        acc[indices[i]] = 0.0
 
 
 # --- Python wrappers ------------------------------------------------------------------------
@@ -595,18 +593,18 @@ def _run_parallel(tasks: Sequence[Callable[[], None]], n_jobs: int) -> None:
         future.result()  # re-raises a task's exception here
 
 
-def pair_cosines(matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
-    """Dense ``(r, r)`` dot products of the rows ``rows`` of a canonical CSR ``matrix``.
+def row_cosines(matrix: sp.csr_matrix, row: int, others: np.ndarray) -> np.ndarray:
+    """Dot products of row ``row`` of a canonical CSR ``matrix`` with the rows ``others``.
 
-    Bit-identical to ``(X[rows] @ X[rows].T).toarray()`` in float64, without scipy's
-    per-call overhead (a related list compares a pool of ~25 stories pairwise per query).
+    Bit-identical to ``(X[others] @ X[[row]].T)`` in float64, without scipy's per-call
+    overhead (choosing a related list compares each candidate with the stories already in it).
     """
     _require_numba()
     indptr, indices, data = _csr_arrays(matrix)
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    out = np.empty((len(rows), len(rows)), dtype=np.float64)
+    others = np.ascontiguousarray(others, dtype=np.int64)
+    out = np.empty(len(others), dtype=np.float64)
     acc, _ = _scratch(matrix.shape[1])
-    _pair_cosines(indptr, indices, data, rows, acc, out)
+    _row_cosines(indptr, indices, data, int(row), others, acc, out)
     return out
 
 

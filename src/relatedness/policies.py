@@ -123,7 +123,7 @@ def select(
     scores: np.ndarray,
     k: int,
     *,
-    similarity: Callable[[np.ndarray], np.ndarray],
+    similarity: Callable[[int, np.ndarray], np.ndarray],
     duplicate_threshold: float | None,
     max_per_section: int | None,
     sections: np.ndarray,
@@ -144,7 +144,10 @@ def select(
     k : int
         How many to choose.
     similarity : callable
-        ``similarity(rows)`` returns the cosine matrix of those index rows.
+        ``similarity(row, others)`` returns the cosines of index row ``row`` with the index
+        rows ``others``. Only the pairs the walk needs are asked for: each candidate against
+        the stories chosen so far (or, with diversity, each chosen story against the pool),
+        not the whole pool pairwise.
     duplicate_threshold : float or None
     max_per_section : int or None
     sections : ndarray of int
@@ -163,21 +166,29 @@ def select(
         order.
     """
     held = list(held)
-    need_pairs = duplicate_threshold is not None or diversity > 0
     all_rows = np.concatenate([np.asarray(held, dtype=np.int64), rows]).astype(np.int64)
-    sim = similarity(all_rows) if need_pairs and len(all_rows) else None
     offset = len(held)
     per_section: dict[int, int] = {}
     for r in held:
         per_section[int(sections[r])] = per_section.get(int(sections[r]), 0) + 1
+    # With diversity, the largest cosine of every pool row to the stories chosen so far; it
+    # is also what the duplicate rule asks of a pick.
+    redundancy = np.full(len(all_rows), -np.inf) if diversity > 0 else None
+
+    def choose(position: int) -> None:
+        chosen_pos.append(position)
+        if redundancy is not None:
+            np.maximum(redundancy, similarity(int(all_rows[position]), all_rows), out=redundancy)
+
     chosen: list[int] = []  # positions in all_rows
-    chosen_pos = list(range(offset))
+    chosen_pos: list[int] = []
+    for position in range(offset):
+        choose(position)
     remaining = list(range(offset, len(all_rows)))
     while remaining and len(chosen) < k:
-        if diversity > 0 and chosen_pos and sim is not None:
+        if redundancy is not None and chosen_pos:
             relevance = scores[np.array(remaining) - offset]
-            redundancy = sim[np.ix_(remaining, chosen_pos)].max(axis=1)
-            mmr = (1 - diversity) * relevance - diversity * redundancy
+            mmr = (1 - diversity) * relevance - diversity * redundancy[remaining]
             pick = remaining[int(np.argmax(mmr))]  # argmax keeps the first of equal values
         else:
             pick = remaining[0]
@@ -185,15 +196,15 @@ def select(
         section = int(sections[all_rows[pick]])
         if max_per_section is not None and per_section.get(section, 0) >= max_per_section:
             continue
-        if (
-            duplicate_threshold is not None
-            and sim is not None
-            and chosen_pos
-            and sim[pick, chosen_pos].max() >= duplicate_threshold
-        ):
-            continue
+        if duplicate_threshold is not None and chosen_pos:
+            if redundancy is not None:
+                nearest = redundancy[pick]
+            else:
+                nearest = similarity(int(all_rows[pick]), all_rows[chosen_pos]).max()
+            if nearest >= duplicate_threshold:
+                continue
         chosen.append(pick)
-        chosen_pos.append(pick)
+        choose(pick)
         per_section[section] = per_section.get(section, 0) + 1
     out_rows = [int(all_rows[p]) for p in chosen]
     out_scores = [float(scores[p - offset]) for p in chosen]
