@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from relatedness import RelatedArticles
 from relatedness._topk import block_rows_for, topk_block
-from relatedness.index import SimilarityIndex, tiebreak_ranks
+from relatedness.index import SimilarityIndex, rocchio, tiebreak_ranks
 
 from .conftest import random_corpus
 
@@ -33,9 +33,13 @@ def brute_force(index: SimilarityIndex, k: int, policy: str, allowed=None):
     codes = index.section_codes
     out = []
     for i in range(n):
+
         def ranked(candidates, i=i):
-            cands = [j for j in candidates if j != i and scores[i, j] > 0
-                     and (allowed is None or allowed[j])]
+            cands = [
+                j
+                for j in candidates
+                if j != i and scores[i, j] > 0 and (allowed is None or allowed[j])
+            ]
             return sorted(cands, key=lambda j: (-scores[i, j], index.tiebreak[j]))
 
         same = ranked([j for j in range(n) if codes[j] == codes[i]])
@@ -111,8 +115,9 @@ def test_topk_block_pads_and_excludes_self():
 
 
 def test_ties_break_newer_first_then_undated_then_id():
-    published = np.array(["2024-01-01", "NaT", "2024-02-01", "2024-02-01", "NaT"],
-                         dtype="datetime64[s]")
+    published = np.array(
+        ["2024-01-01", "NaT", "2024-02-01", "2024-02-01", "NaT"], dtype="datetime64[s]"
+    )
     ranks = tiebreak_ranks(["e", "d", "c", "b", "a"], published)
     # newest (ids b, c by id), then 2024-01-01 (e), then undated (a, d by id)
     order = np.argsort(ranks)
@@ -121,8 +126,15 @@ def test_ties_break_newer_first_then_undated_then_id():
 
 def test_identical_articles_each_get_the_others_never_themselves():
     """BAD_INPUTS row 13: five identical copies; self excluded by position, not by score."""
-    rows = [{"id": f"c{i}", "title": "Storm", "body": "storm snow roads closed",
-             "published": f"2024-01-0{i + 1}"} for i in range(5)]
+    rows = [
+        {
+            "id": f"c{i}",
+            "title": "Storm",
+            "body": "storm snow roads closed",
+            "published": f"2024-01-0{i + 1}",
+        }
+        for i in range(5)
+    ]
     rows.append({"id": "other", "title": "Cup", "body": "cup final team"})
     model = fit_quietly(rows, k=10)
     for i in range(5):
@@ -133,9 +145,13 @@ def test_identical_articles_each_get_the_others_never_themselves():
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 30), k=st.integers(1, 8),
-       policy=st.sampled_from(["same", "any", "prefer"]),
-       memory=st.sampled_from([1e-9, 1e-4, 256]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 30),
+    k=st.integers(1, 8),
+    policy=st.sampled_from(["same", "any", "prefer"]),
+    memory=st.sampled_from([1e-9, 1e-4, 256]),
+)
 def test_property_engine_matches_oracle(seed, n, k, policy, memory):
     rng = np.random.default_rng(seed)
     rows = random_corpus(rng, n)
@@ -186,8 +202,9 @@ def test_pool_grows_when_copies_fill_it(engine):
     """Regression guard: 40 copies of a story fill any first pool; the list still fills up."""
     rows = [{"id": f"copy{i:02d}", "body": "storm snow roads closed north"} for i in range(40)]
     words = ["helicopter", "volunteers", "village", "farmers", "hospital"]
-    rows += [{"id": f"other{i}", "body": f"storm snow rescue {w} team"}
-             for i, w in enumerate(words)]
+    rows += [
+        {"id": f"other{i}", "body": f"storm snow rescue {w} team"} for i, w in enumerate(words)
+    ]
     model = fit_quietly(rows, k=3, duplicate_threshold=0.99)
     model.index_.use_kernels = engine
     got = [r.id for r in model.related("copy00")]
@@ -265,3 +282,53 @@ def test_time_window_is_skipped_when_a_candidate_is_undated(rng):
     fast.index_.use_kernels, slow.index_.use_kernels = True, False
     assert fast.related_many(fast.ids_) == slow.related_many(slow.ids_)
     assert list(fast.index_._by_time_cache.values()) == [None]
+
+
+def _rocchio_by_scipy(raw, rows, counts, weight):
+    """The feedback vector as scipy expressions: raw + A @ rows, then a row normalisation."""
+    m = raw.shape[0]
+    weights = np.repeat(weight / np.maximum(counts, 1), counts)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    mean = sp.csr_matrix((weights, np.arange(rows.shape[0]), indptr), shape=(m, rows.shape[0]))
+    out = sp.csr_matrix(
+        sp.csr_matrix(raw, dtype=np.float64) + mean @ sp.csr_matrix(rows, dtype=np.float64)
+    )
+    out.sum_duplicates()
+    norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    out = sp.csr_matrix(sp.diags(scale) @ out, dtype=rows.dtype)
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(1, 30),
+    n_terms=st.integers(1, 200),
+    density=st.sampled_from([0.0, 0.01, 0.1, 0.5, 1.0]),
+    m=st.integers(0, 5),
+    weight=st.sampled_from([0.3, 1.0, 1.5, 7.0]),
+)
+def test_rocchio_equals_the_scipy_expression_bit_for_bit(seed, n, n_terms, density, m, weight):
+    """Empty rows, queries without neighbours and repeated neighbours included."""
+    rng = np.random.default_rng(seed)
+    x = sp.random(n, n_terms, density=density, format="csr", dtype=np.float32, random_state=seed)
+    x.data += np.float32(1e-3)
+    queries = x[rng.integers(0, n, m)]
+    counts = rng.integers(0, 5, m)
+    rows = x[rng.integers(0, n, int(counts.sum()))]
+    got = rocchio(queries, rows, counts, weight)
+    want = _rocchio_by_scipy(queries, rows, counts, weight)
+    assert got.shape == want.shape and got.dtype == want.dtype == np.float32
+    assert np.array_equal(got.indptr, want.indptr)
+    assert np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data)
+
+
+def test_rocchio_is_the_normalised_dense_sum():
+    x = sp.csr_matrix(np.array([[3.0, 0, 4.0, 0], [0, 1.0, 0, 0], [1.0, 1.0, 0, 0]], np.float32))
+    got = rocchio(x[[0]], x[[1, 2]], np.array([2]), 1.0).toarray()[0]
+    want = np.array([3.0, 0, 4.0, 0]) + (np.array([0, 1.0, 0, 0]) + np.array([1.0, 1.0, 0, 0])) / 2
+    np.testing.assert_allclose(got, want / np.linalg.norm(want), rtol=1e-6)

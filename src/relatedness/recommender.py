@@ -33,6 +33,7 @@ from .index import (
     QueryRules,
     SectionPolicy,
     SimilarityIndex,
+    rocchio,
     take_rows,
     tiebreak_ranks,
 )
@@ -887,37 +888,10 @@ class RelatedArticles(BaseEstimator):
         if policy == "prefer":
             # Copies may sit in any section the fill can reach.
             copies, _ = self._raw_pass(raw, self_rows, codes, "any", allowed, removal, 0, own_rows)
-        m = raw.shape[0]
         counts = np.array([len(n) for n in neighbours], dtype=np.int64)
         picked = np.concatenate([*neighbours, np.empty(0, dtype=np.int64)])
-        weights = np.repeat(float(self.feedback_weight) / np.maximum(counts, 1), counts)
-        mean = sp.csr_matrix(
-            (weights, np.arange(len(picked)), np.concatenate([[0], np.cumsum(counts)])),
-            shape=(m, len(picked)),
-        )
-        rows = take_rows(self.index_.matrix, picked)
-        # The arithmetic runs over the columns these rows use, renumbered in their order: scipy
-        # sizes its scratch by the column count, which is the whole vocabulary otherwise (about
-        # 3 ms a query at 100k articles), and an order-keeping renumbering adds the same terms
-        # in the same order, so the bits are those of the vocabulary-wide product.
-        used = np.union1d(raw.indices, rows.indices)
-        narrow = (m, len(used))
-        raw_local = sp.csr_matrix(
-            (raw.data.astype(np.float64), np.searchsorted(used, raw.indices), raw.indptr), narrow
-        )
-        rows_local = sp.csr_matrix(
-            (rows.data.astype(np.float64), np.searchsorted(used, rows.indices), rows.indptr),
-            (len(picked), len(used)),
-        )
-        local = sp.csr_matrix(raw_local + mean @ rows_local)
-        local.sum_duplicates()
-        norms = np.sqrt(np.asarray(local.multiply(local).sum(axis=1)).ravel())
-        scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-        local = sp.csr_matrix(sp.diags(scale) @ local, dtype=self.index_.matrix.dtype)
-        local.eliminate_zeros()
-        local.sort_indices()
-        expanded = sp.csr_matrix(
-            (local.data, used[local.indices], local.indptr), shape=(m, raw.shape[1])
+        expanded = rocchio(
+            raw, take_rows(self.index_.matrix, picked), counts, float(self.feedback_weight)
         )
         return expanded, copies
 
