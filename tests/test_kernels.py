@@ -427,3 +427,44 @@ def test_row_cosines_leaves_the_shared_accumulator_zeroed():
     _kernels.row_cosines(X, 3, np.arange(8))
     acc, _ = _kernels._scratch(30)
     assert not acc.any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(1, 60),
+    threshold=st.sampled_from([None, 0.0, 0.3, 0.8, 1.0]),
+    quota=st.sampled_from([None, 0, 1, 2]),
+    n_lists=st.integers(0, 6),
+)
+def test_greedy_lists_equals_the_python_walk(seed, n, threshold, quota, n_lists):
+    """The compiled post-pass chooses what policies.select chooses without diversity,
+    including held (pinned) rows, empty pools, exact-copy rows and one-row sections."""
+    from relatedness import policies
+
+    rng = np.random.default_rng(seed)
+    x = sp.random(n, 30, density=0.2, format="csr", dtype=np.float32, random_state=seed)
+    x = sp.csr_matrix(normalize(x), dtype=np.float32)
+    if n > 1:
+        x = sp.csr_matrix(sp.vstack([x[:-1], x[[0]]]))  # an exact copy of row 0
+    x.sort_indices()
+    sections = rng.integers(0, 4, n)
+    pools, scores, held, need = [], [], [], []
+    for _ in range(n_lists):
+        size = int(rng.integers(0, n + 1))
+        pools.append(rng.permutation(n)[:size].astype(np.int64))
+        scores.append(np.sort(rng.random(size))[::-1])
+        held.append(rng.permutation(n)[: int(rng.integers(0, 3))].tolist())
+        need.append(int(rng.integers(0, 6)))
+    got = _kernels.greedy_lists(
+        x, pools, held, need, duplicate_threshold=threshold, max_per_section=quota,
+        sections=sections,
+    )  # fmt: skip
+    for i in range(n_lists):
+        want, _ = policies.select(
+            pools[i], scores[i], need[i],
+            similarity=lambda row, others: _kernels.row_cosines(x, row, others),
+            duplicate_threshold=threshold, max_per_section=quota, sections=sections,
+            diversity=0.0, held=held[i],
+        )  # fmt: skip
+        assert pools[i][got[i]].tolist() == want

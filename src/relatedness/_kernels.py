@@ -87,6 +87,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is absent
 __all__ = [
     "NUMBA_AVAILABLE",
     "all_pairs_topk",
+    "greedy_lists",
     "inverted_index",
     "row_cosines",
     "topk_block_fast",
@@ -526,6 +527,66 @@ def _row_cosines(indptr, indices, data, row, others, acc, out):
         acc[indices[i]] = 0.0
 
 
+@_jit
+def _greedy_lists(
+    indptr, indices, data, pool_rows, pool_ptr, held_rows, held_ptr, need, threshold,
+    max_per_section, sections, per_section, acc, out_pos, out_count,
+):  # fmt: skip
+    """The greedy pass of ``policies.select`` without diversity, for many lists at once.
+
+    List ``i`` walks its pool ``pool_rows[pool_ptr[i]:pool_ptr[i + 1]]`` best first after its
+    held rows, skipping a row whose section already has ``max_per_section`` rows (``< 0``:
+    no quota) or whose cosine with a row already in the list is ``>= threshold`` (NaN: no
+    duplicate rule), until ``need[i]`` rows are chosen. The cosine is ``_row_cosines``'s, the
+    same bits. Chosen pool positions go to ``out_pos[pool_ptr[i]:]``, their count to
+    ``out_count[i]``. ``per_section`` is zeroed scratch of one counter per section.
+    """
+    check = not np.isnan(threshold)
+    quota = max_per_section >= 0
+    longest = 0
+    for i in range(need.shape[0]):
+        longest = max(longest, held_ptr[i + 1] - held_ptr[i] + need[i])
+    in_list = np.empty(longest, dtype=np.int64)
+    for i in range(need.shape[0]):
+        size = 0
+        for h in range(held_ptr[i], held_ptr[i + 1]):
+            in_list[size] = held_rows[h]
+            size += 1
+            if quota:
+                per_section[sections[held_rows[h]]] += 1
+        count = 0
+        for p in range(pool_ptr[i], pool_ptr[i + 1]):
+            if count >= need[i]:
+                break
+            row = pool_rows[p]
+            if quota and per_section[sections[row]] >= max_per_section:
+                continue
+            if check and size > 0:
+                for t in range(indptr[row], indptr[row + 1]):
+                    acc[indices[t]] = np.float64(data[t])
+                nearest = -np.inf
+                for c in range(size):
+                    other = in_list[c]
+                    total = 0.0
+                    for t in range(indptr[other], indptr[other + 1]):
+                        total += acc[indices[t]] * np.float64(data[t])
+                    nearest = max(nearest, total)
+                for t in range(indptr[row], indptr[row + 1]):
+                    acc[indices[t]] = 0.0
+                if nearest >= threshold:
+                    continue
+            in_list[size] = row
+            size += 1
+            if quota:
+                per_section[sections[row]] += 1
+            out_pos[pool_ptr[i] + count] = p - pool_ptr[i]
+            count += 1
+        out_count[i] = count
+        if quota:
+            for c in range(size):
+                per_section[sections[in_list[c]]] = 0
+
+
 # --- Python wrappers ------------------------------------------------------------------------
 
 
@@ -606,6 +667,45 @@ def row_cosines(matrix: sp.csr_matrix, row: int, others: np.ndarray) -> np.ndarr
     acc, _ = _scratch(matrix.shape[1])
     _row_cosines(indptr, indices, data, int(row), others, acc, out)
     return out
+
+
+def greedy_lists(
+    matrix: sp.csr_matrix,
+    pools: Sequence[np.ndarray],
+    held: Sequence[Sequence[int]],
+    need: Sequence[int],
+    *,
+    duplicate_threshold: float | None,
+    max_per_section: int | None,
+    sections: np.ndarray,
+) -> list[np.ndarray]:
+    """Per list, the pool positions ``policies.select`` chooses when ``diversity == 0``.
+
+    One compiled call for a whole batch of lists (the Python walk asks for a few cosines per
+    list, each call costing more than its arithmetic). Same rules, same order, same bits.
+    """
+    _require_numba()
+    indptr, indices, data = _csr_arrays(matrix)
+    m = len(pools)
+    pool_ptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum([len(p) for p in pools], out=pool_ptr[1:])
+    held_ptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum([len(h) for h in held], out=held_ptr[1:])
+    pool_rows = np.concatenate([*pools, np.empty(0, np.int64)]).astype(np.int64)
+    held_rows = np.array([r for h in held for r in h], dtype=np.int64)
+    sections = np.ascontiguousarray(sections, dtype=np.int64)
+    out_pos = np.empty(len(pool_rows), dtype=np.int64)
+    out_count = np.zeros(m, dtype=np.int64)
+    acc, _ = _scratch(matrix.shape[1])
+    _greedy_lists(
+        indptr, indices, data, pool_rows, pool_ptr, held_rows, held_ptr,
+        np.asarray(need, dtype=np.int64),
+        np.nan if duplicate_threshold is None else float(duplicate_threshold),
+        -1 if max_per_section is None else int(max_per_section),
+        sections, np.zeros(int(sections.max(initial=0)) + 1, dtype=np.int64),
+        acc, out_pos, out_count,
+    )  # fmt: skip
+    return [out_pos[pool_ptr[i] : pool_ptr[i] + out_count[i]] for i in range(m)]
 
 
 def inverted_index(

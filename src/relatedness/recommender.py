@@ -1028,21 +1028,25 @@ class RelatedArticles(BaseEstimator):
                 queries, pending, self_rows, codes, pool, policy, allowed, rules, own_rows
             )
             again = []
-            for i, (rows, scores) in zip(pending.tolist(), found, strict=True):
+            picks = self._greedy(found, [need[i] for i in pending], [held[i] for i in pending])
+            for j, (i, (rows, scores)) in enumerate(zip(pending.tolist(), found, strict=True)):
                 if not post_pass:
                     chosen[i] = (rows.tolist()[: need[i]], scores.tolist()[: need[i]])
                     continue
-                picked = _policies.select(
-                    rows,
-                    scores,
-                    need[i],
-                    similarity=self._similarity,
-                    duplicate_threshold=self.duplicate_threshold,
-                    max_per_section=self.max_per_section,
-                    sections=self.index_.section_codes,
-                    diversity=float(self.diversity),
-                    held=held[i],
-                )
+                if picks is not None:
+                    picked = (rows[picks[j]].tolist(), scores[picks[j]].tolist())
+                else:
+                    picked = _policies.select(
+                        rows,
+                        scores,
+                        need[i],
+                        similarity=self._similarity,
+                        duplicate_threshold=self.duplicate_threshold,
+                        max_per_section=self.max_per_section,
+                        sections=self.index_.section_codes,
+                        diversity=float(self.diversity),
+                        held=held[i],
+                    )
                 chosen[i] = picked
                 # A full pool may hide more candidates: ask again with a bigger one.
                 if len(picked[0]) < need[i] and len(rows) >= pool and pool < self.n_articles_:
@@ -1050,6 +1054,32 @@ class RelatedArticles(BaseEstimator):
             pending = np.array(again, dtype=np.int64)
             pool *= 4
         return chosen
+
+    def _greedy(
+        self,
+        found: Sequence[tuple[np.ndarray, np.ndarray]],
+        need: Sequence[int],
+        held: Sequence[Sequence[int]],
+    ) -> list[np.ndarray] | None:
+        """The post-pass of every list at once, compiled, when it needs no diversity.
+
+        ``None`` when the Python walk (:func:`policies.select`) must run instead: diversity,
+        no post-pass at all, or no compiled kernels.
+        """
+        post_pass = self.duplicate_threshold is not None or self.max_per_section is not None
+        if self.diversity > 0 or not post_pass or not self.index_._kernels_ready(None):
+            return None
+        from ._kernels import greedy_lists
+
+        return greedy_lists(
+            self.index_.matrix,
+            [rows for rows, _ in found],
+            held,
+            need,
+            duplicate_threshold=self.duplicate_threshold,
+            max_per_section=self.max_per_section,
+            sections=self.index_.section_codes,
+        )
 
     def _fill(
         self,
