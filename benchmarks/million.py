@@ -38,6 +38,7 @@ Usage::
     python benchmarks/million.py --corpus corpus-1m.jsonl   # 1,000,000 (generated once)
     python benchmarks/million.py --n 200000 --backend threading --format jsonl
     python benchmarks/million.py --corpus corpus-1m.jsonl --fit-only   # fit memory only
+    python benchmarks/million.py --corpus corpus-1m.jsonl --classic    # the fast model
 """
 
 from __future__ import annotations
@@ -280,8 +281,13 @@ def run_child(config: dict[str, Any]) -> dict[str, Any]:
     rows = read_jsonl(config["corpus"])
     t = stage("read", t)
     enter("fit")
+    # --classic: the fast model (words only, classic idf, no feedback), see the README.
+    classic = {"ngram_range": (1, 1), "idf_power": 1.0, "feedback": 0}
     model = RelatedArticles(
-        section_policy="same", max_age=config["max_age"], n_jobs=config["jobs"]
+        section_policy="same",
+        max_age=config["max_age"],
+        n_jobs=config["jobs"],
+        **(classic if config.get("classic") else {}),
     ).fit(rows)
     del rows
     gc.collect()
@@ -439,6 +445,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fit-only", action="store_true", help="stop after fit + save (memory studies)"
     )
+    parser.add_argument(
+        "--classic",
+        action="store_true",
+        help="the fast model: ngram_range=(1, 1), idf_power=1.0, feedback=0",
+    )
     args = parser.parse_args(argv)
 
     print(f"machine: {_machine()}")
@@ -467,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
             "progress": args.progress,
             "trim": not args.no_trim,
             "precompute": not args.fit_only,
+            "classic": args.classic,
             "stage_file": str(stage_file),
         }
         print(
@@ -474,6 +486,11 @@ def main(argv: list[str] | None = None) -> int:
             f"n_jobs={args.jobs}) + save + precompute(model_dir, format={args.format!r}, "
             f"backend={args.backend!r}, n_jobs={args.jobs}, shard_size={args.shard_size})"
             + (" [--fit-only: precompute skipped]" if args.fit_only else "")
+            + (
+                " [--classic: ngram_range=(1, 1), idf_power=1.0, feedback=0]"
+                if args.classic
+                else ""
+            )
         )
         code = (
             f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import million; "
