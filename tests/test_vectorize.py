@@ -149,12 +149,19 @@ def test_analyzer_pickles_without_its_memo():
 # ---------------------------------------------------------------- the fast counting path
 
 
-@pytest.mark.parametrize("params", [
-    {}, {"stem": False}, {"stop_words": None}, {"language": "french"},
-    {"fields": {"title": 2.0, "body": 1.0, "tags": 0.5}},
-    {"ngram_range": (1, 2)}, {"ngram_range": (1, 2), "stem": False},
-    {"ngram_range": (1, 2), "stop_words": None, "language": "french"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"stem": False},
+        {"stop_words": None},
+        {"language": "french"},
+        {"fields": {"title": 2.0, "body": 1.0, "tags": 0.5}},
+        {"ngram_range": (1, 2)},
+        {"ngram_range": (1, 2), "stem": False},
+        {"ngram_range": (1, 2), "stop_words": None, "language": "french"},
+    ],
+)
 def test_fast_counting_equals_stemming_every_token(rng, params):
     """Issue 3: stem each distinct token once and merge columns == the straightforward path."""
     rows = random_corpus(rng, 120)
@@ -181,7 +188,7 @@ def test_parallel_vectorizing_is_identical_to_serial(monkeypatch, rng):
     import relatedness.vectorize as vectorize_module
 
     monkeypatch.setattr(vectorize_module, "PARALLEL_MIN_DOCS", 10)
-    monkeypatch.setattr(vectorize_module, "BACKGROUND_STEM_MIN_DOCS", 10)
+    monkeypatch.setattr(vectorize_module, "BACKGROUND_MIN_DOCS", 10)
     rows = random_corpus(rng, 200)
     serial = vec(n_jobs=1).fit(rows)
     for n_jobs in (2, 3):  # 3: joblib chunks (PARALLEL_MIN_WORKERS) and the stemming child
@@ -213,7 +220,7 @@ def _assert_same_fit(a, b, rows):
 
 
 _FORK_SCRIPT = """
-import os, sys, threading
+import os, sys, threading, time
 sys.path.insert(0, {tests!r})
 import numpy as np
 import relatedness.vectorize as vm
@@ -221,40 +228,57 @@ from conftest import random_corpus
 
 rows = random_corpus(np.random.default_rng(7), 200)
 serial = vm.FieldTfidfVectorizer(min_df=1, n_jobs=1).fit(rows)
-vm.BACKGROUND_STEM_MIN_DOCS = 10
+vm.BACKGROUND_MIN_DOCS = 10
+# Small tasks, so that the child gets a share of each step: the parent's own tasks are slowed
+# down and counted (the child's copies of these lists are its own).
+vm.SHARED_CLEAN_CHUNK, vm.COUNT_CHUNK_DOCS, vm.SHARED_STEM_BATCH = 9, 15, 40
+parent, local, real = os.getpid(), {{}}, {{}}
+def slowed(name, args):
+    if os.getpid() == parent:
+        local[name] = local.get(name, 0) + 1
+        time.sleep(0.05)
+    elif {broken!r}:
+        raise RuntimeError("child failed")
+    return real[name](*args)
+# Top-level functions: the child is sent them by name.
+def clean_chunk(*args): return slowed("_clean_chunk", args)
+def count_raw_chunk(*args): return slowed("_count_raw_chunk", args)
+def stem_chunk(*args): return slowed("_stem_chunk", args)
+for name, function in [("_clean_chunk", clean_chunk), ("_count_raw_chunk", count_raw_chunk),
+                       ("_stem_chunk", stem_chunk)]:
+    real[name] = getattr(vm, name)
+    setattr(vm, name, function)
 started = []
-real_start = vm._StemWorker.start.__func__
-vm._StemWorker.start = classmethod(lambda cls, *a: started.append(real_start(cls, *a))
+real_start = vm._ForkWorker.start.__func__
+vm._ForkWorker.start = classmethod(lambda cls, *a: started.append(real_start(cls, *a))
                                    or started[-1])
-if {broken!r}:
-    parent, real = os.getpid(), vm._stem_chunk
-    def broken(tokens, language):
-        if os.getpid() != parent:
-            raise RuntimeError("child failed")
-        return real(tokens, language)
-    vm._stem_chunk = broken
 assert threading.active_count() == 1, "a fresh process has one thread: fork is safe"
 background = vm.FieldTfidfVectorizer(min_df=1, n_jobs=2).fit(rows)
+in_fit = dict(local)  # the transforms below count in this process
 a, b = serial.transform(rows), background.transform(rows)
 assert serial.vocabulary_ == background.vocabulary_
 assert np.array_equal(serial.idf_, background.idf_)
 assert (a != b).nnz == 0 and a.data.tobytes() == b.data.tobytes()
 assert started and all(w is not None for w in started), started
+# Every step had several tasks; the child took some (unless it failed).
+tasks = {{"_clean_chunk": -(-len(rows) // 9), "_count_raw_chunk": len(rows) // 15}}
+assert all(in_fit.get(name, 0) < n or {broken!r} for name, n in tasks.items()), in_fit
 print("same")
 """
 
 
-@pytest.mark.parametrize("broken", [False, True], ids=["child-stems", "child-fails"])
-def test_background_stemming_is_identical_or_falls_back(broken):
-    """Issue 3: stemming in a forked child gives the serial rows; a failing child is
-    replaced by in-process stemming. Run in a fresh one-thread process (as the library
-    requires before it forks), with a timeout so a stuck child fails instead of hanging."""
+@pytest.mark.parametrize("broken", [False, True], ids=["child-works", "child-fails"])
+def test_background_worker_is_identical_or_falls_back(broken):
+    """Issue 3: cleaning, counting and stemming shared with a forked child give the serial
+    rows; the tasks of a failing child are run in-process. Run in a fresh one-thread process
+    (as the library requires before it forks), with a timeout so a stuck child fails instead
+    of hanging."""
     import subprocess
     import sys
     from pathlib import Path
 
     if "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("no fork on this platform: the background stemmer is never used")
+        pytest.skip("no fork on this platform: the background worker is never used")
     script = _FORK_SCRIPT.format(tests=str(Path(__file__).parent), broken=broken)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
@@ -299,3 +323,97 @@ def test_idf_power_one_is_bit_identical_to_classic_tfidf():
 def test_invalid_idf_power_is_refused(power):
     with pytest.raises(InvalidParameterError, match="idf_power"):
         vec(idf_power=power).fit(news_rows())
+
+
+# ---------------------------------------------------------------- word pairs pruned as counted
+
+
+def _fit_without_pair_pruning(monkeypatch, params, rows):
+    """The reference: every distinct pair gets a column; only the final _prune removes them."""
+    real = FieldTfidfVectorizer._count_pairs
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            FieldTfidfVectorizer, "_count_pairs", staticmethod(lambda *args: real(*args[:5]))
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return FieldTfidfVectorizer(**params).fit(rows)
+
+
+PAIR_ROWS = [
+    {"title": "Storm snow", "body": "storm snow roads closed. Snow roads"},
+    {"title": "Snow storm", "body": "roads closed snow storm"},
+    {"title": "", "body": "storm rain roads closed"},
+    {"title": "Cup final", "body": "cup final storm snow"},
+]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"min_df": 2},
+        {"min_df": 3},
+        {"min_df": 0.5},  # a share of the corpus (a float bound)
+        {"min_df": 1, "max_df": 2},  # pairs pruned from above
+        {"min_df": 2, "max_df": 0.6},
+        {"min_df": 3, "max_df": 2},  # contradicting bounds: relaxed, every pair kept
+        {"min_df": 10},  # nothing survives: relaxed, every pair kept
+        {"min_df": 2, "stop_words": None, "stem": False},
+    ],
+)
+def test_pair_pruning_while_counting_equals_pruning_afterwards(monkeypatch, params):
+    params = {"ngram_range": (1, 2), **params}
+    with warnings.catch_warnings(record=True) as pruned_warnings:
+        warnings.simplefilter("always")
+        pruned = FieldTfidfVectorizer(**params).fit(PAIR_ROWS)
+    full = _fit_without_pair_pruning(monkeypatch, params, PAIR_ROWS)
+    _assert_same_fit(pruned, full, PAIR_ROWS)
+    assert (pruned.effective_min_df_, pruned.effective_max_df_) == (
+        full.effective_min_df_,
+        full.effective_max_df_,
+    )
+    relaxed = any("using min_df=1" in str(w.message) for w in pruned_warnings)
+    assert relaxed == (pruned.effective_min_df_ != params["min_df"])
+
+
+def test_pair_pruning_when_words_survive_but_no_pair_does(monkeypatch):
+    """No pair reaches min_df: the pairs are all kept while counting (the bounds could still
+    be relaxed) and removed afterwards, leaving the words."""
+    rows = [{"body": "storm snow"}, {"body": "snow storm"}, {"body": "storm rain"}]
+    params = {"ngram_range": (1, 2), "min_df": 2, "stop_words": None, "stem": False}
+    pruned = FieldTfidfVectorizer(**params).fit(rows)
+    assert sorted(pruned.vocabulary_) == ["snow", "storm"]
+    _assert_same_fit(pruned, _fit_without_pair_pruning(monkeypatch, params, rows), rows)
+
+
+@pytest.mark.parametrize("params", [{"min_df": 2}, {"min_df": 0.02, "max_df": 0.3}])
+def test_pair_pruning_on_a_random_corpus(monkeypatch, rng, params):
+    rows = random_corpus(rng, 300)
+    params = {"ngram_range": (1, 2), **params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pruned = FieldTfidfVectorizer(**params).fit(rows)
+    full = _fit_without_pair_pruning(monkeypatch, params, rows)
+    assert any(" " in t for t in pruned.vocabulary_)
+    _assert_same_fit(pruned, full, rows)
+    assert pruned.fit_transform(rows).data.tobytes() == full.fit_transform(rows).data.tobytes()
+
+
+def test_pruned_pair_counts_equal_the_analyzer_path(rng):
+    """_count with df bounds: the pairs within them, and every word, counted as the plain
+    path counts them; the pairs outside them have no column."""
+    rows = random_corpus(rng, 150)
+    v = vec(ngram_range=(1, 2)).fit(rows)
+    cleaned = [v.clean_document(r) for r in rows]
+    low, high = 2, 40
+    fast, fast_vocab = v._count(cleaned, None, None, (low, high))
+    plain, plain_vocab = v._count_plain(cleaned, None)
+    presence = sum(plain.values(), sp.csr_matrix((len(rows), len(plain_vocab))))
+    df = np.bincount(sp.csr_matrix(presence).indices, minlength=len(plain_vocab))
+    want = {t for t, j in plain_vocab.items() if " " not in t or low <= df[j] <= high}
+    assert set(fast_vocab) == want and any(" " in t for t in want)
+    order = sorted(want)
+    for field in fast:
+        a = fast[field][:, [fast_vocab[t] for t in order]]
+        b = plain[field][:, [plain_vocab[t] for t in order]]
+        assert (a != b).nnz == 0

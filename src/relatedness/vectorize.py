@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -124,7 +123,7 @@ _CONSTRAINTS: dict[str, list[Constraint]] = {
 PARALLEL_MIN_DOCS = 20_000
 
 #: joblib chunks need this many workers to pay. With two, the parent cleaning and counting
-#: while one forked child stems (:class:`_StemWorker`) wins: 50,000 synthetic articles took
+#: while one forked child stems (now :class:`_ForkWorker`) wins: 50,000 synthetic articles took
 #: 20.5 s that way (before the child existed) and 68.8 s on two joblib workers, which spawn
 #: interpreters that import scikit-learn and nltk, and pickle every text out and back.
 PARALLEL_MIN_WORKERS = 3
@@ -192,47 +191,92 @@ def _stem_chunk(tokens: Sequence[str], language: str) -> list[str]:
     return list(map(SnowballStemmer(language).stem, tokens))
 
 
-#: Seconds (plus 1 ms per token) the parent waits for the background stemmer before it kills
-#: the child and stems in-process.
-STEM_WORKER_TIMEOUT = 120.0
+#: Seconds the parent waits for one task of the background worker before it kills the
+#: child and does the rest of the work in-process.
+WORKER_TIMEOUT = 120.0
 
 #: Transforms of at most this many documents (queries) keep their stems in a memo on the
 #: vectorizer, bounded to QUERY_MEMO_MAX_TOKENS entries (cleared when full).
 QUERY_MEMO_MAX_DOCS = 64
 QUERY_MEMO_MAX_TOKENS = 500_000
 
-#: From this many articles on, with ``n_jobs`` allowing two processes, a forked process stems
-#: the distinct tokens while the caller cleans and counts. Below it the fork and the child's
-#: nltk import (~0.5 s) are not hidden behind enough main-process work.
-BACKGROUND_STEM_MIN_DOCS = 5_000
+#: From this many articles on, with ``n_jobs`` allowing two processes, a forked process shares
+#: the cleaning, counting and stemming (:class:`_ForkWorker`). Below it the fork and the
+#: child's nltk import (~0.5 s) are not hidden behind enough work.
+BACKGROUND_MIN_DOCS = 5_000
+
+#: Documents per cleaning task shared with the forked child: small enough that the two
+#: processes finish within ~0.1 s of each other, and that each task's cleaned text travels
+#: back in a small message.
+SHARED_CLEAN_CHUNK = 1_000
+
+#: Articles per counting chunk (see :meth:`FieldTfidfVectorizer._count`).
+COUNT_CHUNK_DOCS = 1_000
+
+#: Distinct tokens per stemming task shared with the forked child (~0.15 s of work).
+SHARED_STEM_BATCH = 5_000
+
+#: The vectorizer and documents a forked child inherits; set only while the child is forked.
+_INHERITED: tuple[Any, Sequence[Any]] | None = None
 
 
-class _StemWorker:
-    """Stem batches of distinct tokens in one forked child while the parent keeps working.
+def _clean_inherited(start: int, stop: int) -> list[dict[str, str]]:
+    """In the forked child: clean documents ``start:stop`` of the corpus it inherited.
+
+    The documents are not pickled to the child: it has them from the fork.
+    """
+    if _INHERITED is None:
+        msg = "no inherited corpus in this process"
+        raise RuntimeError(msg)
+    vectorizer, docs = _INHERITED
+    return _clean_chunk(vectorizer, docs[start:stop])
+
+
+class _ForkWorker:
+    """One forked child that shares the fit's cleaning, counting and stemming with the parent.
 
     Fork, not spawn: the child starts in milliseconds with numpy, scikit-learn and this
-    module already loaded, so only nltk is imported there (a spawned interpreter takes
-    seconds to import nltk, which pulls in scipy.stats). The child only runs the pure-Python
-    stemmer. Batches come back in submission order; if the child fails in any way, the
-    parent stems everything itself, so the result never depends on the worker.
+    module already loaded, and with the corpus in its memory, so the documents are never
+    pickled to it (a spawned interpreter takes seconds to import nltk, which pulls in
+    scipy.stats). Each step is a list of small tasks (:meth:`share`): the child takes them
+    from the back, the parent from the front, until they meet. Every task is deterministic,
+    and results are put together in task order, so who ran a task never changes the output;
+    if the child fails in any way, the parent runs its remaining tasks itself.
     """
 
-    def __init__(self, language: str) -> None:
+    def __init__(
+        self, language: str, corpus: tuple[FieldTfidfVectorizer, Sequence[Any]] | None = None
+    ) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        global _INHERITED
         self.language = language
-        self._tokens: list[str] = []
-        self._futures: list[Any] = []
-        self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("fork")
-        )
-        # An empty batch makes the child import nltk now, during the parent's cleaning.
-        self._futures.append(self._pool.submit(_stem_chunk, [], language))
+        self._broken = False
+        # The pool forks its child at the first submit, here, so the child inherits the
+        # corpus; the parent's reference is dropped right after.
+        _INHERITED = corpus
+        try:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("fork")
+            )
+            # An empty batch makes the child import nltk now, during the parent's work.
+            self._pool.submit(_stem_chunk, [], language)
+        finally:
+            _INHERITED = None
 
     @classmethod
-    def start(cls, language: str, n_jobs: int | None) -> _StemWorker | None:
-        """Return a running worker, or None where fork is unavailable or unsafe."""
+    def start(
+        cls,
+        language: str,
+        n_jobs: int | None,
+        corpus: tuple[FieldTfidfVectorizer, Sequence[Any]] | None = None,
+    ) -> _ForkWorker | None:
+        """Return a running worker, or None where fork is unavailable or unsafe.
+
+        With a ``corpus`` ``(vectorizer, docs)``, the child can clean ``docs``
+        (:meth:`clean`) without receiving them.
+        """
         import multiprocessing
         import threading
 
@@ -247,36 +291,43 @@ class _StemWorker:
         ):
             return None
         try:
-            return cls(language)
-        except Exception:  # no process could be started (limits, sandbox): stem in-process
+            return cls(language, corpus)
+        except Exception:  # no process could be started (limits, sandbox): work in-process
             return None
 
-    def submit(self, tokens: list[str]) -> None:
-        """Queue ``tokens`` for stemming (no-op for an empty list)."""
-        if not tokens:
-            return
-        self._tokens.extend(tokens)
-        try:
-            self._futures.append(self._pool.submit(_stem_chunk, tokens, self.language))
-        except Exception:
-            self._futures.append(None)  # recovered in stems()
+    def share(self, remote: Any, local: Any, arguments: Sequence[tuple]) -> list[Any]:
+        """Return ``[local(*a) for a in arguments]``, the child running ``remote`` on a share.
 
-    def stems(self) -> list[str]:
-        """Return the stems of every submitted token, in order."""
-        # The child stems ~30,000 tokens a second; a child that has not answered within a
-        # generous bound is stuck (a fork can inherit a lock held by a thread the child does
-        # not have): it is killed and the parent stems everything itself.
-        deadline = time.monotonic() + STEM_WORKER_TIMEOUT + len(self._tokens) / 1_000
-        try:
-            out: list[str] = []
-            for future in self._futures:
-                out.extend(future.result(timeout=max(0.0, deadline - time.monotonic())))
-            return out
-        except Exception:
-            self._kill()
-            return _stem_chunk(self._tokens, self.language)
+        ``remote(*a)`` (run in the child) must return what ``local(*a)`` returns. The child
+        takes the tasks from the last one back while this process takes them from the front,
+        cancelling those the child has not started; a task the child has (or had) when they
+        meet is waited for, and run here if the child fails or times out.
+        """
+        futures: list[Any] = []
+        for args in reversed(arguments):
+            try:
+                futures.append(None if self._broken else self._pool.submit(remote, *args))
+            except Exception:
+                self._broken = True
+                futures.append(None)
+        futures.reverse()
+        out: list[Any] = []
+        child_has_rest = False
+        for args, future in zip(arguments, futures, strict=True):
+            # cancel() fails once the child has started the task: it then has every later one.
+            child_has_rest = child_has_rest or (future is not None and not future.cancel())
+            if not child_has_rest or self._broken:
+                out.append(local(*args))
+                continue
+            try:
+                out.append(future.result(timeout=WORKER_TIMEOUT))
+            except Exception:
+                self._kill()
+                out.append(local(*args))
+        return out
 
     def _kill(self) -> None:
+        self._broken = True
         for process in list(getattr(self._pool, "_processes", {}).values()):
             process.kill()
 
@@ -408,6 +459,10 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             params["fields"] = dict(DEFAULT_FIELDS)
         check_params(type(self).__name__, params, _CONSTRAINTS)
 
+    def _fast_counting(self) -> bool:
+        """Whether :meth:`_count` takes the fast path (words, or words and word pairs)."""
+        return self.ngram_range[1] <= 1 or tuple(self.ngram_range) == (1, 2)
+
     def _analyzer(self, *, load_stemmer: bool = True) -> Analyzer:
         low, high = self.ngram_range
         # Without a stemmer the analyzer is only used for its stop words (the stems come
@@ -477,7 +532,19 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         bounds = np.linspace(0, n, parts + 1).astype(int)
         return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
-    def _clean_all(self, docs: Sequence[Any]) -> list[dict[str, str]]:
+    def _clean_all(
+        self, docs: Sequence[Any], worker: _ForkWorker | None = None
+    ) -> list[dict[str, str]]:
+        if worker is not None and self._n_workers(len(docs)) == 1:
+            # The forked child inherited ``docs``: it is sent only the bounds of a chunk.
+            bounds = [
+                (a, min(a + SHARED_CLEAN_CHUNK, len(docs)))
+                for a in range(0, len(docs), SHARED_CLEAN_CHUNK)
+            ]
+            shared = worker.share(
+                _clean_inherited, lambda a, b: _clean_chunk(self, docs[a:b]), bounds
+            )
+            return [c for part in shared for c in part]
         chunks = self._chunks(len(docs))
         parts = self._parallel(_clean_chunk, [(self, docs[a:b]) for a, b in chunks], len(docs))
         return [c for part in parts for c in part]
@@ -486,7 +553,8 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self,
         cleaned: Sequence[Mapping[str, str]],
         vocabulary: dict[str, int] | None,
-        stem_worker: _StemWorker | None = None,
+        worker: _ForkWorker | None = None,
+        pair_df: tuple[float, float] | None = None,
     ) -> tuple[dict[str, sp.csr_matrix], dict[str, int]]:
         """Per-field term-count matrices. With ``vocabulary=None`` a new one is grown.
 
@@ -494,42 +562,51 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         take the fast path: count raw tokens (in parallel chunks), stem each
         distinct token once, then merge the columns of tokens that share a stem. The counts
         are integers, so the result is identical to stemming every token (tested). With a
-        ``stem_worker``, each chunk's new tokens are stemmed in the background while the
-        next chunks are counted.
+        ``worker``, the counting (unless joblib workers do it) and the stemming are shared
+        with its forked child. With ``pair_df=(min_count, max_count)`` (a fit), word pairs
+        whose document frequency lies outside those bounds are left out of the vocabulary
+        (see :meth:`_count_pairs`).
         """
+        if not self._fast_counting():
+            return self._count_plain(cleaned, vocabulary)
         # Word pairs: counted below from the stemmed sequences, as integer keys.
         pairs = tuple(self.ngram_range) == (1, 2)
-        if self.ngram_range[1] > 1 and not pairs:
-            return self._count_plain(cleaned, vocabulary)
         weights = self._field_weights()
-        analyzer = self._analyzer(load_stemmer=stem_worker is None)
+        analyzer = self._analyzer(load_stemmer=worker is None)
         # Chunks of ~1,000 articles: a chunk holds every token list of its articles at once
         # (one chunk for a whole 50k corpus peaked at 2.3 GiB against 1.0), and small chunks
-        # let the background stemmer start early.
-        chunks = self._chunks(len(cleaned), min_parts=max(1, len(cleaned) // 1000))
+        # balance the work between processes.
+        chunks = self._chunks(len(cleaned), min_parts=max(1, len(cleaned) // COUNT_CHUNK_DOCS))
         arguments = [
             ({f: [cleaned[i][f] for i in range(a, b)] for f in weights}, analyzer._stop)
             for a, b in chunks
         ]
-        results = self._parallel(_count_raw_chunk, arguments, len(cleaned), lazy=True)
+        results: Iterable[tuple[list[str], dict[str, sp.csr_matrix]]]
+        if worker is not None and self._n_workers(len(cleaned)) == 1:
+            results = worker.share(_count_raw_chunk, _count_raw_chunk, arguments)
+        else:
+            results = self._parallel(_count_raw_chunk, arguments, len(cleaned), lazy=True)
         raw_index: dict[str, int] = {}
         pieces: dict[str, list[tuple[sp.csr_matrix, np.ndarray]]] = {f: [] for f in weights}
         for local_vocab, counts in results:
             remap = np.empty(len(local_vocab), dtype=np.int64)
-            new_tokens: list[str] = []
             for i, token in enumerate(local_vocab):
                 j = raw_index.get(token)
                 if j is None:
                     j = raw_index[token] = len(raw_index)
-                    new_tokens.append(token)
                 remap[i] = j
-            if stem_worker is not None:
-                stem_worker.submit(new_tokens)
             for name, matrix in counts.items():
                 pieces[name].append((matrix, remap))
+        del results, arguments
         raw_tokens = list(raw_index)
-        if stem_worker is not None:
-            stems = stem_worker.stems()
+        del raw_index
+        if worker is not None and self.stem:
+            batches = [
+                (raw_tokens[a : a + SHARED_STEM_BATCH], self.language)
+                for a in range(0, len(raw_tokens), SHARED_STEM_BATCH)
+            ]
+            parts = worker.share(_stem_chunk, _stem_chunk, batches)
+            stems = [t for part in parts for t in part]
         else:
             stems = self._stem_all(raw_tokens, analyzer, len(cleaned))
         vocab: dict[str, int] = {} if vocabulary is None else vocabulary
@@ -569,7 +646,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             merged.sum_duplicates()
             out[name] = merged
         if pairs:
-            self._count_pairs(sequences, stems, vocab, vocabulary is None, out)
+            self._count_pairs(sequences, stems, vocab, vocabulary is None, out, pair_df)
         return out, vocab
 
     @staticmethod
@@ -579,6 +656,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         vocab: dict[str, int],
         growing: bool,
         out: dict[str, sp.csr_matrix],
+        df_bounds: tuple[float, float] | None = None,
     ) -> None:
         """Add word-pair counts to ``out`` (and pairs to a ``growing`` vocabulary).
 
@@ -586,6 +664,13 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         stems joined by a space. Pairs are keyed by integers (stem code * n_stems + stem
         code) so that a string is built once per distinct pair, not once per occurrence.
         Counts are whole numbers: the sums equal the analyzer path's exactly (tested).
+
+        With ``df_bounds=(min_count, max_count)`` only the pairs in at least ``min_count``
+        and at most ``max_count`` documents get a string and a column: most distinct pairs
+        occur once, and building, hashing and storing them cost more than counting the
+        words. The fit prunes with the same bounds afterwards, so the fitted vocabulary is
+        the same, with one exception handled here: when no pair is within the bounds, every
+        pair is kept, because the fit may then relax its bounds (no term survives them).
         """
         names, codes = np.unique(np.asarray(stems, dtype=object), return_inverse=True)
         n_stems = np.int64(max(1, len(names)))
@@ -595,29 +680,53 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             row_of = np.repeat(np.arange(seq.shape[0]), np.diff(seq.indptr))
             same = row_of[1:] == row_of[:-1]
             keys[name] = (row_of[1:][same], stem_seq[:-1][same] * n_stems + stem_seq[1:][same])
+            del stem_seq, row_of, same
         distinct, inverse = np.unique(
             np.concatenate([k for _, k in keys.values()] + [np.empty(0, np.int64)]),
             return_inverse=True,
         )
-        words = names.tolist()
-        first, second = (distinct // n_stems).tolist(), (distinct % n_stems).tolist()
-        strings = [words[a] + " " + words[b] for a, b in zip(first, second, strict=True)]
-        if growing:
-            column = np.array([vocab.setdefault(t, len(vocab)) for t in strings], np.int64)
-        else:
-            column = np.array([vocab.get(t, -1) for t in strings], dtype=np.int64)
+        # Per field, the count of each distinct pair in each row (coo -> csr sums repeats).
+        pair_counts: dict[str, sp.csr_matrix] = {}
         start = 0
         for name, (rows, field_keys) in keys.items():
-            cols = column[inverse[start : start + len(field_keys)]]
-            start += len(field_keys)
-            kept = cols >= 0
-            shape = (out[name].shape[0], len(vocab))
-            counted = sp.csr_matrix(
-                (np.ones(int(kept.sum())), (rows[kept], cols[kept])), shape=shape
+            pair_counts[name] = sp.csr_matrix(
+                (
+                    np.ones(len(field_keys)),
+                    (rows, inverse[start : start + len(field_keys)]),
+                ),
+                shape=(out[name].shape[0], len(distinct)),
             )
+            start += len(field_keys)
+        del keys, inverse
+        selected = np.arange(len(distinct))
+        if df_bounds is not None and growing:
+            low, high = df_bounds
+            # A document counts once whatever fields hold the pair (the sum's structure).
+            fields = iter(pair_counts.values())
+            presence = next(fields)
+            for matrix in fields:
+                presence = presence + matrix
+            df = np.bincount(presence.indices, minlength=len(distinct))
+            del presence
+            within = np.flatnonzero((df >= low) & (df <= high))
+            if len(within):
+                selected = within
+        words = names.tolist()
+        first, second = (
+            (distinct[selected] // n_stems).tolist(),
+            (distinct[selected] % n_stems).tolist(),
+        )
+        strings = [words[a] + " " + words[b] for a, b in zip(first, second, strict=True)]
+        column = np.full(len(distinct), -1, dtype=np.int64)
+        if growing:
+            column[selected] = [vocab.setdefault(t, len(vocab)) for t in strings]
+        else:
+            column[selected] = [vocab.get(t, -1) for t in strings]
+        for name, counted in pair_counts.items():
             words_only = out[name]
-            words_only.resize(shape)
-            total = sp.csr_matrix(words_only + counted)
+            words_only.resize((words_only.shape[0], len(vocab)))
+            # Distinct pairs have distinct columns: relabelling leaves no repeats to sum.
+            total = sp.csr_matrix(words_only + _relabel_columns(counted, column, len(vocab)))
             total.sum_duplicates()
             out[name] = total
 
@@ -746,11 +855,11 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             raise EmptyCorpusError(msg)
         for attr in ("boilerplate_lines_",):
             self.__dict__.pop(attr, None)
-        stem_worker = None
-        if self.stem and self.ngram_range[1] <= 1 and len(docs) >= BACKGROUND_STEM_MIN_DOCS:
-            stem_worker = _StemWorker.start(self.language, self.n_jobs)
+        worker = None
+        if self._fast_counting() and len(docs) >= BACKGROUND_MIN_DOCS:
+            worker = _ForkWorker.start(self.language, self.n_jobs, (self, docs))
         try:
-            cleaned = self._clean_all(docs)
+            cleaned = self._clean_all(docs, worker)
             if self.boilerplate_min_share is None:
                 lines: frozenset[str] = frozenset()
             else:
@@ -764,10 +873,12 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
                 if lines:
                     for c in cleaned:
                         c["body"] = _text.drop_lines(c["body"], lines)
-            counts, vocab = self._count(cleaned, None, stem_worker)
+            # Word pairs outside the df bounds are left out as they are counted (by far most
+            # of them occur once); _prune below then sees the same surviving terms.
+            counts, vocab = self._count(cleaned, None, worker, self._df_bounds(len(docs)))
         finally:
-            if stem_worker is not None:
-                stem_worker.close()
+            if worker is not None:
+                worker.close()
         n = len(docs)
         if not vocab:
             msg = (
@@ -793,11 +904,17 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self.row_norms_ = norms[0]
         return matrix, cleaned
 
-    def _prune(self, df: np.ndarray, n: int) -> tuple[np.ndarray, float, float]:
-        """Apply min_df/max_df; relax both when the corpus is too small for them."""
+    def _df_bounds(self, n: int) -> tuple[float, float]:
+        """``(min_count, max_count)``: the document frequencies min_df/max_df allow out of ``n``."""
         min_df, max_df = self.min_df, self.max_df
         min_count = min_df if isinstance(min_df, int) else min_df * n
         max_count = max_df if isinstance(max_df, int) else max_df * n
+        return min_count, max_count
+
+    def _prune(self, df: np.ndarray, n: int) -> tuple[np.ndarray, float, float]:
+        """Apply min_df/max_df; relax both when the corpus is too small for them."""
+        min_df, max_df = self.min_df, self.max_df
+        min_count, max_count = self._df_bounds(n)
         keep = (df >= min_count) & (df <= max_count)
         if max_count < min_count or not keep.any():
             warnings.warn(
