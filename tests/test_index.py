@@ -70,6 +70,13 @@ def fit_quietly(rows, **params) -> RelatedArticles:
         return RelatedArticles(**params).fit(rows)
 
 
+def compiled_and_scipy(rows, **params) -> tuple[RelatedArticles, RelatedArticles]:
+    """The same model twice: one on the compiled path, one on the scipy path."""
+    fast, slow = fit_quietly(rows, **params), fit_quietly(rows, **params)
+    fast.index_.use_kernels, slow.index_.use_kernels = True, False
+    return fast, slow
+
+
 @pytest.mark.parametrize("policy", ["same", "any", "prefer"])
 @pytest.mark.parametrize("working_memory", [1e-9, 0.001, 0.01, 256])
 @pytest.mark.parametrize("k", [1, 3, 50])
@@ -192,9 +199,7 @@ def test_compiled_path_equals_scipy_path_under_removal_rules(rng, params, policy
     """The compiled path filters a ranked pool; the scipy path zeroes the dense block."""
     pytest.importorskip("numba")
     rows = random_corpus(rng, 80)
-    fast = fit_quietly(rows, section_policy=policy, k=4, **params)
-    slow = fit_quietly(rows, section_policy=policy, k=4, **params)
-    fast.index_.use_kernels, slow.index_.use_kernels = True, False
+    fast, slow = compiled_and_scipy(rows, section_policy=policy, k=4, **params)
     assert fast.related_many(fast.ids_) == slow.related_many(slow.ids_)
 
 
@@ -265,9 +270,7 @@ def test_time_window_reads_a_time_ordered_range_with_the_scipy_answer(rng, param
     (the compiled path over a time-ordered copy) and returns exactly the dense answer."""
     pytest.importorskip("numba")
     rows = dated_corpus(rng, 90)
-    fast = fit_quietly(rows, section_policy=policy, k=4, **params)
-    slow = fit_quietly(rows, section_policy=policy, k=4, **params)
-    fast.index_.use_kernels, slow.index_.use_kernels = True, False
+    fast, slow = compiled_and_scipy(rows, section_policy=policy, k=4, **params)
     assert fast.related_many(fast.ids_) == slow.related_many(slow.ids_)
     assert any(v is not None for v in fast.index_._by_time_cache.values())
 
@@ -277,9 +280,7 @@ def test_time_window_is_skipped_when_a_candidate_is_undated(rng):
     pytest.importorskip("numba")
     rows = dated_corpus(rng, 40)
     rows[5]["published"] = None
-    fast = fit_quietly(rows, section_policy="any", k=4, max_age=3.0)
-    slow = fit_quietly(rows, section_policy="any", k=4, max_age=3.0)
-    fast.index_.use_kernels, slow.index_.use_kernels = True, False
+    fast, slow = compiled_and_scipy(rows, section_policy="any", k=4, max_age=3.0)
     assert fast.related_many(fast.ids_) == slow.related_many(slow.ids_)
     assert list(fast.index_._by_time_cache.values()) == [None]
 
