@@ -59,11 +59,41 @@ def test_fitted_attributes(fitted):
         lambda m: m.related_to("text"),
         lambda m: m.related_many(["p1"]),
         lambda m: list(m.iter_related()),
+        lambda m: m.warm_up(),
     ],
 )
 def test_not_fitted(call):
     with pytest.raises(NotFittedError, match="not fitted yet"):
         call(RelatedArticles())
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"section_policy": "same"},
+        {"section_policy": "any"},
+        {"section_policy": "prefer", "feedback": 0},
+        {"section_policy": "same", "max_age": 400.0},
+    ],
+)
+def test_warm_up_builds_every_section_structure_and_changes_no_list(params):
+    """After warm_up() no section builds anything on its first query; lists are the same.
+    The corpus has a one-article section and an empty-text article."""
+    pytest.importorskip("numba")
+    rows = news_rows()
+    rows.append({"id": "solo", "title": "Lone story", "body": "a tale of one", "section": "x"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cold = RelatedArticles(min_df=1, k=3, **params).fit(rows)
+        warm = RelatedArticles(min_df=1, k=3, **params).fit(rows)
+    assert warm.warm_up() is warm
+    index = warm.index_
+    built = dict(index._transposed) | dict(index._by_time_cache)
+    assert built  # something was built
+    for article_id in warm.ids_:
+        assert warm.related(article_id) == cold.related(article_id)
+    # Nothing new was built by the queries: warm_up() had built it all.
+    assert (dict(index._transposed) | dict(index._by_time_cache)).keys() == built.keys()
 
 
 # ---------------------------------------------------------------- results
@@ -84,8 +114,11 @@ def test_related_result_fields(fitted):
 
 def test_snippet_is_cut_at_a_word_boundary_with_ellipsis():
     body = "Word " * 100
-    model = fit([{"id": 1, "body": body}, {"id": 2, "body": body}], snippet_chars=50,
-                duplicate_threshold=None)
+    model = fit(
+        [{"id": 1, "body": body}, {"id": 2, "body": body}],
+        snippet_chars=50,
+        duplicate_threshold=None,
+    )
     snippet = model.related(1)[0].snippet
     assert snippet.endswith("…") and len(snippet) <= 51
     assert snippet[:-1].rstrip().split(" ")[-1] == "Word"
@@ -137,8 +170,12 @@ def test_related_to_unseen_article_uses_its_section(fitted):
 
 
 def test_related_to_known_article_leaves_itself_out(fitted):
-    article = Article(id="b1", title="Bank holds interest rates",
-                      body="The central bank held interest rates.", section="business")
+    article = Article(
+        id="b1",
+        title="Bank holds interest rates",
+        body="The central bank held interest rates.",
+        section="business",
+    )
     assert "b1" not in ids(fitted.related_to(article))
 
 
@@ -230,8 +267,10 @@ def test_seed_scenario_ranks_the_russia_stories_above_the_others():
         r["section"] = section
     story = clean_text(page)
     title, _, body = story.partition("\n")
-    linked = [{"id": f"linked-{i}", "title": h, "body": s, "section": section}
-              for i, (h, s) in enumerate(entries)]
+    linked = [
+        {"id": f"linked-{i}", "title": h, "body": s, "section": section}
+        for i, (h, s) in enumerate(entries)
+    ]
     rows = [*politics, *linked, {"id": "seed", "title": title, "body": body, "section": section}]
     model = fit(rows, min_df=2, k=len(rows))
     ranked = [i for i in ids(model.related("seed")) if str(i).startswith("linked-")]
@@ -247,9 +286,9 @@ def test_bbc_precision_at_10_and_twins():
     model = fit(rows, k=10, section_policy="any", min_df=2, duplicate_threshold=None)
     section = dict(zip(model.ids_, model.sections_, strict=True))
     lists = model.related_many(model.ids_)
-    precision = np.mean([
-        sum(section[r.id] == section[a] for r in lst) / 10 for a, lst in lists.items()
-    ])
+    precision = np.mean(
+        [sum(section[r.id] == section[a] for r in lst) / 10 for a, lst in lists.items()]
+    )
     assert precision >= 0.92, precision
 
     by_body = collections.defaultdict(list)

@@ -1245,6 +1245,26 @@ class RelatedArticles(BaseEstimator):
             own_rows=True,
         )
 
+    def warm_up(self) -> RelatedArticles:
+        """Build now what each section's first query would otherwise build.
+
+        A section's search structure (its inverted index, time-ordered when a date window
+        applies) is built on the first query that needs it, about 25 ms for a section of
+        25,000 articles, and the compiled kernels and the stemmer load on first use. A
+        server calls this once after :meth:`fit` or :meth:`load` so that no reader's request
+        pays for it. Results do not change.
+
+        Returns
+        -------
+        self : RelatedArticles
+        """
+        self._check_fitted()
+        # One list per section, computed the way related() computes it.
+        firsts = np.array([g[0] for g in self.index_.groups if len(g)], dtype=np.int64)
+        self._related_rows(firsts, self._k(None))
+        self.vectorizer_.transform([{"title": "", "body": "warm up"}])
+        return self
+
     def related(
         self,
         article_id: ArticleId,
