@@ -537,8 +537,8 @@ def _greedy_lists(
     List ``i`` walks its pool ``pool_rows[pool_ptr[i]:pool_ptr[i + 1]]`` best first after its
     held rows, skipping a row whose section already has ``max_per_section`` rows (``< 0``:
     no quota) or whose cosine with a row already in the list is ``>= threshold`` (NaN: no
-    duplicate rule), until ``need[i]`` rows are chosen. The cosine is ``_row_cosines``'s, the
-    same bits. Chosen pool positions go to ``out_pos[pool_ptr[i]:]``, their count to
+    duplicate rule), until ``need[i]`` rows are chosen. The cosines are ``_row_cosines``'s.
+    Chosen pool positions go to ``out_pos[pool_ptr[i]:]``, their count to
     ``out_count[i]``. ``per_section`` is zeroed scratch of one counter per section.
     """
     check = not np.isnan(threshold)
@@ -547,6 +547,7 @@ def _greedy_lists(
     for i in range(need.shape[0]):
         longest = max(longest, held_ptr[i + 1] - held_ptr[i] + need[i])
     in_list = np.empty(longest, dtype=np.int64)
+    cosines = np.empty(longest, dtype=np.float64)
     for i in range(need.shape[0]):
         size = 0
         for h in range(held_ptr[i], held_ptr[i + 1]):
@@ -562,18 +563,8 @@ def _greedy_lists(
             if quota and per_section[sections[row]] >= max_per_section:
                 continue
             if check and size > 0:
-                for t in range(indptr[row], indptr[row + 1]):
-                    acc[indices[t]] = np.float64(data[t])
-                nearest = -np.inf
-                for c in range(size):
-                    other = in_list[c]
-                    total = 0.0
-                    for t in range(indptr[other], indptr[other + 1]):
-                        total += acc[indices[t]] * np.float64(data[t])
-                    nearest = max(nearest, total)
-                for t in range(indptr[row], indptr[row + 1]):
-                    acc[indices[t]] = 0.0
-                if nearest >= threshold:
+                _row_cosines(indptr, indices, data, row, in_list[:size], acc, cosines[:size])
+                if cosines[:size].max() >= threshold:
                     continue
             in_list[size] = row
             size += 1

@@ -174,14 +174,14 @@ def select(
     # With diversity, the largest cosine of every pool row to the stories chosen so far; it
     # is also what the duplicate rule asks of a pick.
     redundancy = np.full(len(all_rows), -np.inf) if diversity > 0 else None
+    chosen: list[int] = []  # positions in all_rows
+    chosen_pos: list[int] = []  # held and chosen positions: what a pick is compared with
 
     def choose(position: int) -> None:
         chosen_pos.append(position)
         if redundancy is not None:
             np.maximum(redundancy, similarity(int(all_rows[position]), all_rows), out=redundancy)
 
-    chosen: list[int] = []  # positions in all_rows
-    chosen_pos: list[int] = []
     for position in range(offset):
         choose(position)
     remaining = list(range(offset, len(all_rows)))
