@@ -9,6 +9,7 @@ all-zero rows, and k below, at and beyond the number of candidates.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -196,30 +197,42 @@ def test_block_empty_inputs():
 
 # --- all_pairs_topk -------------------------------------------------------------------------
 
+#: all_pairs_topk's ``dense_share``: the default (no dense copy at these sizes), every term
+#: stored densely, and the frequent ones only. The scores must be the same bits each way.
+DENSE_SHARES = [None, 0.0, 0.3]
+
 
 @pytest.mark.parametrize("block_rows", [1, 7, "n"])
 @pytest.mark.parametrize("n_jobs", [1, 2])
 @pytest.mark.parametrize("k", [1, 3, 10, "n+5"])
-def test_all_pairs_equals_reference(block_rows: object, n_jobs: int, k: object):
+@pytest.mark.parametrize("dense_share", DENSE_SHARES)
+def test_all_pairs_equals_reference(
+    block_rows: object, n_jobs: int, k: object, dense_share: float | None
+):
     n = 50
     x = make_matrix(31, n, 35, 0.15)
     k = n + 5 if k == "n+5" else int(k)
     block_rows = n if block_rows == "n" else int(block_rows)
     tiebreak = ranks(31, n)
     want = reference(x, x, k, np.arange(n), tiebreak)
-    got = _kernels.all_pairs_topk(x, k, tiebreak, n_jobs=n_jobs, block_rows=block_rows)
+    got = _kernels.all_pairs_topk(
+        x, k, tiebreak, n_jobs=n_jobs, block_rows=block_rows, dense_share=dense_share
+    )
     assert_same(got, want)
 
 
 @pytest.mark.parametrize("density", [0.05, 0.3])
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_all_pairs_masked(density: float, n_jobs: int):
+@pytest.mark.parametrize("dense_share", DENSE_SHARES)
+def test_all_pairs_masked(density: float, n_jobs: int, dense_share: float | None):
     n = 64
     x = make_matrix(41, n, 30, density)
     tiebreak = ranks(41, n)
     allowed = np.random.default_rng(8).random(n) < 0.5
     want = reference(x, x, 4, np.arange(n), tiebreak, allowed)
-    got = _kernels.all_pairs_topk(x, 4, tiebreak, allowed, n_jobs=n_jobs, block_rows=5)
+    got = _kernels.all_pairs_topk(
+        x, 4, tiebreak, allowed, n_jobs=n_jobs, block_rows=5, dense_share=dense_share
+    )
     assert_same(got, want)
 
 
@@ -251,8 +264,11 @@ def test_adversarial(case: str):
         want = reference(x, x, k, np.arange(n), tiebreak)
         got = _kernels.topk_block_fast(x, _kernels.inverted_index(x), k, np.arange(n), tiebreak)
         assert_same(got, want)
-        for n_jobs in (1, 2):
-            assert_same(_kernels.all_pairs_topk(x, k, tiebreak, n_jobs=n_jobs, block_rows=3), want)
+        for n_jobs, share in itertools.product((1, 2), DENSE_SHARES):
+            got = _kernels.all_pairs_topk(
+                x, k, tiebreak, n_jobs=n_jobs, block_rows=3, dense_share=share
+            )
+            assert_same(got, want)
 
 
 def test_all_pairs_unsorted_input():
@@ -273,7 +289,8 @@ def test_all_pairs_unsorted_input():
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
 @pytest.mark.parametrize("masked", [False, True])
-def test_all_pairs_date_window(n_jobs: int, masked: bool):
+@pytest.mark.parametrize("dense_share", DENSE_SHARES)
+def test_all_pairs_date_window(n_jobs: int, masked: bool, dense_share: float | None):
     """A symmetric window |date_q - date_j| <= w over date-sorted rows equals masking."""
     n, w = 60, 5
     x = make_matrix(57, n, 20, 0.3)
@@ -282,8 +299,9 @@ def test_all_pairs_date_window(n_jobs: int, masked: bool):
     allowed = np.random.default_rng(10).random(n) < 0.7 if masked else None
     end = np.searchsorted(dates, dates + w, side="right")
     got = _kernels.all_pairs_topk(
-        x, 4, tiebreak, allowed, n_jobs=n_jobs, block_rows=6, window_end=end
-    )
+        x, 4, tiebreak, allowed, n_jobs=n_jobs, block_rows=6, window_end=end,
+        dense_share=dense_share,
+    )  # fmt: skip
     for q in range(n):
         inside = np.abs(dates - dates[q]) <= w
         if allowed is not None:
@@ -293,14 +311,16 @@ def test_all_pairs_date_window(n_jobs: int, masked: bool):
         assert np.array_equal(got[1][q], want[1][0])
 
 
-def test_all_pairs_float64_input():
+@pytest.mark.parametrize("dense_share", DENSE_SHARES)
+def test_all_pairs_float64_input(dense_share: float | None):
     """float64 rows (float32 values or not) score exactly like the reference too."""
     x = make_matrix(53, 40, 20, 0.3, quantize=False)
     x64 = sp.csr_matrix(x, dtype=np.float64)
     x64.data += 1e-9  # no longer float32 values: products are rounded, order still decides
     tiebreak = ranks(53, 40)
     want = reference(x64, x64, 6, np.arange(40), tiebreak)
-    assert_same(_kernels.all_pairs_topk(x64, 6, tiebreak, block_rows=4), want)
+    got = _kernels.all_pairs_topk(x64, 6, tiebreak, block_rows=4, dense_share=dense_share)
+    assert_same(got, want)
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -325,8 +345,10 @@ def problems(draw: st.DrawFn) -> tuple[sp.csr_matrix, int, np.ndarray, np.ndarra
 
 
 @settings(max_examples=50, deadline=None)
-@given(problems(), st.integers(1, 5), st.integers(1, 2))
-def test_property_equals_reference(problem: tuple, block_rows: int, n_jobs: int):
+@given(problems(), st.integers(1, 5), st.integers(1, 2), st.sampled_from(DENSE_SHARES))
+def test_property_equals_reference(
+    problem: tuple, block_rows: int, n_jobs: int, dense_share: float | None
+):
     x, k, tiebreak, allowed = problem
     n = x.shape[0]
     want = reference(x, x, k, np.arange(n), tiebreak, allowed)
@@ -335,7 +357,9 @@ def test_property_equals_reference(problem: tuple, block_rows: int, n_jobs: int)
         n_jobs=n_jobs, block_rows=block_rows,
     )  # fmt: skip
     assert_same(got, want)
-    got = _kernels.all_pairs_topk(x, k, tiebreak, allowed, n_jobs=n_jobs, block_rows=block_rows)
+    got = _kernels.all_pairs_topk(
+        x, k, tiebreak, allowed, n_jobs=n_jobs, block_rows=block_rows, dense_share=dense_share
+    )
     assert_same(got, want)
 
 
