@@ -285,6 +285,70 @@ def test_time_window_is_skipped_when_a_candidate_is_undated(rng):
     assert list(fast.index_._by_time_cache.values()) == [None]
 
 
+def _counting_all_pairs(monkeypatch) -> list[int]:
+    """Record the number of rows of every all_pairs_topk call (and still run it)."""
+    kernels = pytest.importorskip("relatedness._kernels")
+    if not kernels.NUMBA_AVAILABLE:
+        pytest.skip("numba is not installed")
+    calls: list[int] = []
+    original = kernels.all_pairs_topk
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, "all_pairs_topk", counting)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"max_age": 3.0},
+        {"max_age": 10.0, "duplicate_threshold": 0.8, "max_per_section": 2},
+        {"max_age": 10.0, "feedback": 2},
+        {"max_age": 10.0, "section_overrides": {"s1": {"max_age": None}}},
+        {"max_age": 30.0, "allow_newer": False},
+    ],
+)
+@pytest.mark.parametrize("policy", ["same", "any", "prefer"])
+def test_shared_pools_score_each_pair_once_with_the_same_lists(rng, monkeypatch, params, policy):
+    """Issue 3: inside shared_pools(), batches of own rows read their pools from one pair-once
+    pass per candidate set, and every list is the one the per-batch kernel gives."""
+    rows = dated_corpus(rng, 90)
+    rows.append({"id": "solo", "body": "lonely flood story", "section": "solo",
+                 "published": "2024-03-03"})  # fmt: skip
+    model = fit_quietly(rows, section_policy=policy, k=4, **params)
+    model.index_.use_kernels = True
+    batches = [model.ids_[a : a + 7] for a in range(0, len(model.ids_), 7)]
+    want = [model.related_many(batch) for batch in batches]
+    calls = _counting_all_pairs(monkeypatch)
+    with model.index_.shared_pools():
+        got = [model.related_many(batch) for batch in batches]
+    assert got == want
+    assert model.index_._pools is None  # released on exit
+    if params.get("allow_newer") is False:
+        assert calls == []  # a one-sided window is not symmetric: per-batch kernel
+    else:
+        # Once per candidate set and pool size, never once per batch.
+        assert calls
+        assert len(calls) < len(batches)
+
+
+def test_shared_pools_are_not_used_for_other_vectors(rng, monkeypatch):
+    """related_to() queries are not index rows: they never read a shared pool."""
+    model = fit_quietly(dated_corpus(rng, 40), section_policy="same", k=3, max_age=10.0)
+    model.index_.use_kernels = True
+    story = {"title": "flood", "body": "river flood town rescue", "section": "s0",
+             "published": "2024-03-03"}  # fmt: skip
+    want = model.related_to(story)
+    calls = _counting_all_pairs(monkeypatch)
+    with model.index_.shared_pools():
+        assert model.related_to(story) == want
+    assert calls == []
+
+
 def _rocchio_by_scipy(raw, rows, counts, weight):
     """The feedback vector as scipy expressions: raw + A @ rows, then a row normalisation."""
     m = raw.shape[0]

@@ -8,8 +8,10 @@ square of the archive. The arithmetic lives in :mod:`relatedness._topk`.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -223,6 +225,9 @@ class SimilarityIndex:
         self.n_threads = min(os.cpu_count() or 1, 8)
         #: Use the compiled kernels when numba is installed (``None``: decide on first use).
         self.use_kernels: bool | None = None
+        # Inside shared_pools(): whole-set pools of own-row queries (see _shared_pool).
+        self._pools: dict[tuple, Result] | None = None
+        self._pools_lock = threading.Lock()
 
     @property
     def n_articles(self) -> int:
@@ -321,6 +326,78 @@ class SimilarityIndex:
                 )
         return self._by_time_cache[key]
 
+    @contextlib.contextmanager
+    def shared_pools(self) -> Iterator[None]:
+        """Within this block, score each pair once for batches of the index's own rows.
+
+        A batch job that asks for the list of every article (precompute) would otherwise score
+        each pair twice, once from each side. Inside the block, the first own-row query of a
+        candidate set (a section, under a uniform date window or none) runs the pair-once
+        kernel over the whole set and keeps every row's ranked pool; later batches read their
+        rows' pools from it. The pools are exactly those the per-batch kernel computes (same
+        candidates, same ranking rule), so results do not change; only the time does. Costs
+        ``16 * pool`` bytes per article while the block lasts. Not re-entrant.
+        """
+        self._pools = {}
+        try:
+            yield
+        finally:
+            self._pools = None
+
+    def _shared_pool(
+        self,
+        section: int,
+        pool: int,
+        exclude: np.ndarray,
+        tiebreak: np.ndarray,
+        allowed: np.ndarray | None,
+        global_of: np.ndarray,
+        rules: QueryRules | None,
+        by_time: tuple[np.ndarray, np.ndarray, sp.csr_matrix] | None,
+    ) -> Result | None:
+        """Ranked pools of the own-row queries at candidate positions ``exclude``, or None.
+
+        ``None`` when the pools cannot be shared: a query outside the set, a date window that
+        is not the same for every query, or one that hides newer stories (not symmetric, so
+        not pair-once). The arrays are in the positional order the caller uses (time-ordered
+        under a window).
+        """
+        pools = self._pools
+        if pools is None or not len(exclude) or int(exclude.min()) < 0:
+            return None
+        age = None
+        if by_time is not None:
+            if rules is None or rules.times is None or not rules.allow_newer:
+                return None
+            ages = np.full(len(exclude), np.inf) if rules.max_age is None else rules.max_age
+            sorted_times = by_time[1]
+            if not np.all(ages == ages[0]) or not np.array_equal(
+                rules.times, sorted_times[exclude]
+            ):
+                return None
+            age = float(ages[0])
+        key = (section, pool, None if allowed is None else allowed.tobytes(), age)
+        with self._pools_lock:
+            found = pools.get(key)
+            if found is None:
+                from ._kernels import all_pairs_topk
+
+                window_end = None
+                if by_time is not None and age is not None and np.isfinite(age):
+                    # The same reach as _time_window's [lo, hi), seen from the earlier row.
+                    times = by_time[1]
+                    window_end = np.searchsorted(times, times + age + 1e-6, "right")
+                found = all_pairs_topk(
+                    take_rows(self.matrix, global_of),
+                    pool,
+                    tiebreak,
+                    allowed,
+                    self.n_threads,
+                    window_end=window_end,
+                )
+                pools[key] = found
+        return found[0][exclude], found[1][exclude]
+
     def _time_window(
         self, rules: QueryRules | None, sorted_times: np.ndarray, m: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -386,6 +463,7 @@ class SimilarityIndex:
             )
         )
         by_time = self._by_time(section) if windowed else None
+        shareable = own_rows and self._pools is not None
         # Only one inverted copy per candidate set is built: the time-ordered one when windows
         # can use it, the plain one otherwise.
         inverted = self._inverted(section) if by_time is None else by_time[2]
@@ -411,8 +489,16 @@ class SimilarityIndex:
         # All-pairs: the queries are exactly the candidates, in order (each excluded at its own
         # position), so every pair can be scored once and offered to both rows.
         pair_once = own_rows and m >= 2 and m == n_cand and np.array_equal(exclude, np.arange(m))
+        shared = (
+            self._shared_pool(section, pool, exclude, tiebreak, allowed, global_of, rules, by_time)
+            if shareable and not pair_once
+            else None
+        )
         while pending.size:
-            if pair_once:
+            if shared is not None:
+                cols, scores = shared
+                shared = None  # a retry with a bigger pool serves only the short rows
+            elif pair_once:
                 from ._kernels import all_pairs_topk
 
                 rows_of = self.matrix if candidate_rows is None else self.matrix[candidate_rows]

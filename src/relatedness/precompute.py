@@ -1104,19 +1104,30 @@ def _compute(
     options: _Options,
     stop: threading.Event,
 ) -> Iterator[dict[str, Any]]:
-    """Run the shard tasks in-process or in parallel; yield each shard's entry when done."""
-    if mode == "inline":
-        for task in tasks:
-            yield _write_shard(model, task)
-        return
-    yield from _run_parallel(
-        tasks,
-        model=model,
-        backend=mode,
-        n_jobs=options.n_jobs,
-        scheduler=options.scheduler,
-        stop=stop,
-    )
+    """Run the shard tasks in-process or in parallel; yield each shard's entry when done.
+
+    In-process (inline and threads), a job over most of the archive scores each pair once:
+    the first batch of a section computes the ranked pools of the whole section with the
+    pair-once kernel, later batches read theirs (:meth:`SimilarityIndex.shared_pools`; the
+    output bytes are the same). Process and Dask workers each hold their own index, so there
+    every batch scores its own rows.
+    """
+    todo = sum(task.stop - task.start for task in tasks)
+    share = mode in ("inline", "threading") and options.ids is None
+    share = share and 2 * todo >= model.n_articles_  # a resume near the end: not worth it
+    with model.index_.shared_pools() if share else contextlib.nullcontext():
+        if mode == "inline":
+            for task in tasks:
+                yield _write_shard(model, task)
+            return
+        yield from _run_parallel(
+            tasks,
+            model=model,
+            backend=mode,
+            n_jobs=options.n_jobs,
+            scheduler=options.scheduler,
+            stop=stop,
+        )
 
 
 def _publish_run(layout: _Layout, run_dir: Path, manifest: dict[str, Any], seconds: float) -> None:
