@@ -11,8 +11,10 @@ What is measured, in ONE child process (so its memory is its own):
 2. ``RelatedArticles(section_policy="same", max_age=730, n_jobs=2).fit(rows)``, every other
    parameter at its default (k=5, duplicate_threshold=0.8, working_memory=256, ...);
 3. ``model.save(model_dir)`` (a data team fits once and precomputes from the saved model);
-4. ``precompute(model_dir, out, format="sqlite", n_jobs=2)``: the model directory is what
-   the loky worker processes load (memory-mapped); SQLite is what a site serves from
+4. ``precompute(model_dir, out, format="sqlite")`` in this process (the saved model,
+   memory-mapped): its index scores each pair once, each section's pools in one pass on both
+   cores (``--backend loky`` or ``threading`` for ``n_jobs=2`` worker processes or threads,
+   where every batch scores its own rows); SQLite is what a site serves from
    (``--format jsonl`` for sharded JSON Lines instead).
 
 Between the save and precompute the fitted model is dropped and glibc's freed heap is
@@ -308,8 +310,9 @@ def run_child(config: dict[str, Any]) -> dict[str, Any]:
             str(model_dir),
             out,
             format=config["format"],
-            n_jobs=config["jobs"],
-            backend=config["backend"],
+            # inline: one process, whose index scores each pair once on both cores
+            n_jobs=1 if config["backend"] == "inline" else config["jobs"],
+            backend=None if config["backend"] == "inline" else config["backend"],
             shard_size=config["shard_size"],
             progress=config["progress"],
         )
@@ -433,7 +436,12 @@ def main(argv: list[str] | None = None) -> int:
         help="where the model and output go (default: a temp directory, removed afterwards)",
     )
     parser.add_argument("--format", default="sqlite", choices=("sqlite", "jsonl"))
-    parser.add_argument("--backend", default="loky", choices=("loky", "threading"))
+    parser.add_argument(
+        "--backend",
+        default="inline",
+        choices=("inline", "loky", "threading"),
+        help="precompute: inline = one process, each pair scored once on both cores (default)",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="fit and precompute n_jobs")
     parser.add_argument("--shard-size", type=int, default=10_000)
     parser.add_argument("--max-age", type=float, default=730.0, help="window in days")
@@ -484,7 +492,12 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"run: RelatedArticles(section_policy='same', max_age={args.max_age:g}, "
             f"n_jobs={args.jobs}) + save + precompute(model_dir, format={args.format!r}, "
-            f"backend={args.backend!r}, n_jobs={args.jobs}, shard_size={args.shard_size})"
+            + (
+                "n_jobs=1 [inline]"
+                if args.backend == "inline"
+                else f"backend={args.backend!r}, n_jobs={args.jobs}"
+            )
+            + f", shard_size={args.shard_size})"
             + (" [--fit-only: precompute skipped]" if args.fit_only else "")
             + (
                 " [--classic: ngram_range=(1, 1), idf_power=1.0, feedback=0]"
