@@ -11,7 +11,8 @@ One run, one machine, the same vectors for every method:
 * **section_policy="same"** on the same vectors (10 skewed sections): the restricted work.
 * **vectorizing** throughput: relatedness' field-weighted, stemmed TF-IDF vs a plain
   ``TfidfVectorizer`` (no stemming) on the same text.
-* **single queries**: ``related(id)`` and ``related_to(text)`` p50/p99 on the fitted model.
+* **single queries**: ``related(id)`` and ``related_to(text)`` p50/p99 on the fitted model,
+  in this process and in a fresh process that loads the saved model (as a server does).
 
 Usage::
 
@@ -34,6 +35,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -158,6 +160,45 @@ def _peak_rss_mib() -> float:
     return _rss_mib("VmHWM")
 
 
+def _query_times(model: Any, ids: list, stories: list[dict]) -> dict[str, tuple[float, float]]:
+    """p50/p99 in ms of ``related(id)`` and ``related_to(story)``, under "any" and "same"."""
+    out = {}
+    for policy in ("any", "same"):
+        model.set_params(section_policy=policy)
+        # The steady state of a server: every section's search structure built (on its
+        # first query otherwise, ~25 ms at 100k), kernels and stemmer loaded.
+        model.warm_up()
+        model.related_to(stories[0]["body"])
+        times = []
+        for article_id in ids:
+            t = time.perf_counter()
+            model.related(article_id)
+            times.append(time.perf_counter() - t)
+        text_times = []
+        for story in stories:
+            t = time.perf_counter()
+            model.related_to(story)
+            text_times.append(time.perf_counter() - t)
+        for call, values in (("related(id)", times), ("related_to(text)", text_times)):
+            ms = np.array(values) * 1000
+            out[f"{policy} {call}"] = (
+                float(np.percentile(ms, 50)),
+                float(np.percentile(ms, 99)),
+            )
+    return out
+
+
+def _serve(model_dir: str, job_path: str) -> dict[str, tuple[float, float]]:
+    """A server's view: load the saved model (memory-mapped), then time the same queries."""
+    warnings.simplefilter("ignore")
+    from relatedness import RelatedArticles
+
+    with open(job_path, encoding="utf-8") as handle:
+        job = json.load(handle)
+    model = RelatedArticles.load(model_dir, mmap=True)
+    return _query_times(model, job["ids"], job["stories"])
+
+
 # ------------------------------------------------------------------------------ parent side
 
 
@@ -167,9 +208,7 @@ def _child(method: str, matrix: str, k: int, tmp: str, extra: dict) -> dict:
         f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import run; "
         f"print(json.dumps(run._run_method({method!r}, {matrix!r}, {k}, {out!r}, {extra!r})))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"method": method, "error": done.stderr.strip().splitlines()[-1:]}
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -257,12 +296,18 @@ def main(argv: list[str] | None = None) -> int:
     plain_pairs = time.perf_counter() - start
     print("vectorize (fit, same text)           seconds   articles/s   ratio")
     print(f"  TfidfVectorizer (no stemming)      {plain:8.1f}   {args.n / plain:10.0f}    1.00")
-    print(f"  relatedness fit (clean+stem+index) {ours:8.1f}   {args.n / ours:10.0f}"
-          f"    {plain / ours:4.2f}x")
-    print(f"  ... tuned defaults (+word pairs)   {ours_tuned:8.1f}   {args.n / ours_tuned:10.0f}"
-          f"    {plain / ours_tuned:4.2f}x")
-    print(f"  TfidfVectorizer(ngram_range=(1, 2), min_df=3)  {plain_pairs:.1f} s: tuned defaults"
-          f" at {plain_pairs / ours_tuned:4.2f}x of it")
+    print(
+        f"  relatedness fit (clean+stem+index) {ours:8.1f}   {args.n / ours:10.0f}"
+        f"    {plain / ours:4.2f}x"
+    )
+    print(
+        f"  ... tuned defaults (+word pairs)   {ours_tuned:8.1f}   {args.n / ours_tuned:10.0f}"
+        f"    {plain / ours_tuned:4.2f}x"
+    )
+    print(
+        f"  TfidfVectorizer(ngram_range=(1, 2), min_df=3)  {plain_pairs:.1f} s: tuned defaults"
+        f" at {plain_pairs / ours_tuned:4.2f}x of it"
+    )
 
     X = model.index_.matrix
     with tempfile.TemporaryDirectory() as tmp:
@@ -282,54 +327,77 @@ def main(argv: list[str] | None = None) -> int:
         base = next((r for r in results if r["method"] == "sparse_dot_topn" and "wall" in r), None)
         print(f"\nall-pairs exact top-{args.k}, n={args.n}  (ratio = wall / sparse_dot_topn wall;")
         print("  wall excludes each method's one-time warm-up: imports, compiled-code loading)")
-        print("  method                              wall s    cpu s   articles/s  peak RSS MiB"
-              "  recall@k  ratio")
+        print(
+            "  method                              wall s    cpu s   articles/s  peak RSS MiB"
+            "  recall@k  ratio"
+        )
         for r in [*results, same]:
             if "error" in r:
                 print(f"  {r['method']:<34} failed: {r['error']}")
                 continue
             cols = np.load(r["cols"])
-            recall = "    -   " if kth is None or "same" in r["method"] else (
-                f"{_recall(X, cols, kth):8.4f}")
+            recall = (
+                "    -   "
+                if kth is None or "same" in r["method"]
+                else (f"{_recall(X, cols, kth):8.4f}")
+            )
             ratio = f"{r['wall'] / base['wall']:5.2f}" if base else "  -  "
-            print(f"  {r['method']:<34} {r['wall']:7.1f} {r['cpu']:8.1f} {args.n / r['wall']:11.0f}"
-                  f" {r['peak_rss_mib']:13.0f}  {recall}  {ratio}")
+            print(
+                f"  {r['method']:<34} {r['wall']:7.1f} {r['cpu']:8.1f} {args.n / r['wall']:11.0f}"
+                f" {r['peak_rss_mib']:13.0f}  {recall}  {ratio}"
+            )
         print("\nall-pairs memory: peak RSS above the warmed-up interpreter's (imports and")
         print("compiled code, measured before the matrix is loaded) vs data = matrix + one")
         print("int32 inverted copy + k results (column, score) per row")
         for r in [*results, same]:
             if "error" not in r:
                 above = r["peak_rss_mib"] - r["base_rss_mib"]
-                print(f"  {r['method']:<34} {above:8.0f} MiB vs {r['data_mib']:6.0f} MiB"
-                      f" = {above / r['data_mib']:4.2f}x   (warm-up {r['warm_up']:.2f} s)")
+                print(
+                    f"  {r['method']:<34} {above:8.0f} MiB vs {r['data_mib']:6.0f} MiB"
+                    f" = {above / r['data_mib']:4.2f}x   (warm-up {r['warm_up']:.2f} s)"
+                )
 
     ids = model.ids_
     rng = np.random.default_rng(args.seed)
     picks = rng.choice(len(ids), size=min(args.queries, len(ids)), replace=False)
+    wanted = [ids[i] for i in picks]
+    # Unseen stories: an article's text, title and section under no id.
+    stories = [
+        {f: rows[i][f] for f in ("title", "body", "section")}
+        for i in picks[: max(1, len(picks) // 3)]
+    ]
     print(f"\nsingle queries on the {args.n:,}-article index (ms, default k and other policies)")
-    print("  model                       sections  call                  p50      p99")
-    for label, m in (("classic (words, no feedback)", model), ("tuned defaults", tuned)):
-        for policy in ("any", "same"):
-            m.set_params(section_policy=policy)
-            # The steady state of a server: every section's search structure built (on its
-            # first query otherwise, ~25 ms at 100k), kernels and stemmer loaded.
-            m.warm_up()
-            m.related_to(rows[0]["body"])
-            times = []
-            for i in picks:
-                t = time.perf_counter()
-                m.related(ids[i])
-                times.append(time.perf_counter() - t)
-            text_times = []
-            for i in picks[: max(1, len(picks) // 3)]:
-                t = time.perf_counter()
-                new = {f: rows[i][f] for f in ("title", "body", "section")}  # an unseen story
-                m.related_to(new)
-                text_times.append(time.perf_counter() - t)
-            for name, values in (("related(id)", times), ("related_to(text)", text_times)):
-                ms = np.array(values) * 1000
-                print(f"  {label:<27} {policy:<9} {name:<20} {np.percentile(ms, 50):7.2f}  "
-                      f"{np.percentile(ms, 99):7.2f}")
+    print("  this process: the one that generated the corpus and fitted both models; server:")
+    print("  a fresh process that loads the saved model (mmap) and holds nothing else")
+    print(
+        "  model                        sections  call               this p50  p99"
+        "   server p50  p99"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        job = os.path.join(tmp, "job.json")
+        with open(job, "w", encoding="utf-8") as handle:
+            json.dump({"ids": wanted, "stories": stories}, handle)
+        for name, label, m in (
+            ("classic", "classic (words, no feedback)", model),
+            ("tuned", "tuned defaults", tuned),
+        ):
+            here = _query_times(m, wanted, stories)
+            model_dir = m.save(os.path.join(tmp, name))
+            code = (
+                f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import run; "
+                f"print(json.dumps(run._serve({str(model_dir)!r}, {job!r})))"
+            )
+            done = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            )
+            server = json.loads(done.stdout.strip().splitlines()[-1])
+            for key, (p50, p99) in here.items():
+                s50, s99 = server[key]
+                policy, call = key.split(" ", 1)
+                print(
+                    f"  {label:<28} {policy:<9} {call:<18} {p50:7.2f} {p99:6.2f}"
+                    f"   {s50:9.2f} {s99:6.2f}"
+                )
     return 0
 
 
