@@ -162,8 +162,13 @@ def test_analyzer_pickles_without_its_memo():
         {"ngram_range": (1, 2), "stop_words": None, "language": "french"},
     ],
 )
-def test_fast_counting_equals_stemming_every_token(rng, params):
-    """Issue 3: stem each distinct token once and merge columns == the straightforward path."""
+@pytest.mark.parametrize("chunk_docs", [7, 1000])
+def test_fast_counting_equals_stemming_every_token(monkeypatch, rng, params, chunk_docs):
+    """Issue 3: stem each distinct token once and merge columns == the straightforward path,
+    whether the counts come in one chunk or in many (stacked in place)."""
+    import relatedness.vectorize as vectorize_module
+
+    monkeypatch.setattr(vectorize_module, "COUNT_CHUNK_DOCS", chunk_docs)
     rows = random_corpus(rng, 120)
     for r in rows:
         r["tags"] = ["Budget Talks", "cars"] if r["body"] else []
@@ -174,13 +179,34 @@ def test_fast_counting_equals_stemming_every_token(rng, params):
     assert set(fast_vocab) == set(plain_vocab)
     order = sorted(plain_vocab)
     for field in fast:
+        # float64 counts: the weighting computes on them in place (log1p for sublinear tf).
+        assert fast[field].dtype == np.float64
         a = fast[field][:, [fast_vocab[t] for t in order]]
         b = plain[field][:, [plain_vocab[t] for t in order]]
         assert (a != b).nnz == 0
+    fixed_fast, _ = v._count(cleaned, dict(v.vocabulary_))
+    fixed_plain, _ = v._count_plain(cleaned, v.vocabulary_)
+    for field in fixed_fast:
+        assert fixed_fast[field].dtype == np.float64
+        assert (fixed_fast[field] != fixed_plain[field]).nnz == 0
     # and with a fixed vocabulary (transform)
     X = v.transform(rows)
     fixed, _ = v._count_plain(cleaned, v.vocabulary_)
     assert (v._weigh(fixed, v.idf_) != X).nnz == 0
+
+
+def test_text_that_cleaning_leaves_as_is_is_kept_not_copied():
+    """Most bodies are already clean: the fit keeps the article's own string instead of an
+    equal copy (a copy of every body was the largest allocation of a 1M-article fit)."""
+    rows = [
+        {"id": "a", "title": "River flood", "body": "The river flooded the town."},
+        {"id": "b", "title": "<b>Storm</b> warning", "body": "<p>Snow closed</p> the roads."},
+    ]
+    _, cleaned = vec()._fit_transform_cleaned(rows)
+    assert cleaned[0]["title"] is rows[0]["title"]
+    assert cleaned[0]["body"] is rows[0]["body"]
+    assert cleaned[1]["title"] == "Storm warning"
+    assert "<p>" not in cleaned[1]["body"]
 
 
 def test_parallel_vectorizing_is_identical_to_serial(monkeypatch, rng):
