@@ -207,6 +207,23 @@ def _stack_chunks(parts: list[tuple[sp.csr_matrix, np.ndarray]], n_columns: int)
     return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_columns), copy=False)
 
 
+def _document_frequencies(
+    matrices: Iterable[sp.csr_matrix], n_rows: int, n_columns: int
+) -> np.ndarray:
+    """Rows in which each column is non-zero in at least one of ``matrices`` (same shape).
+
+    A boolean union (one byte per entry) instead of a float64 sum of the count matrices.
+    """
+    presence = sp.csr_matrix((n_rows, n_columns), dtype=bool)
+    for matrix in matrices:
+        presence = presence + sp.csr_matrix(
+            (np.ones(matrix.nnz, dtype=bool), matrix.indices, matrix.indptr),
+            shape=(n_rows, n_columns),
+        )
+    presence.sum_duplicates()
+    return np.bincount(presence.indices, minlength=n_columns)
+
+
 def _relabel_columns(counts: sp.csr_matrix, columns: np.ndarray, n_columns: int) -> sp.csr_matrix:
     """``counts`` with column ``c`` moved to ``columns[c]`` (dropped where -1), unsummed."""
     new = columns[counts.indices]
@@ -858,16 +875,24 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         return counts, vocab
 
     def _weigh(
-        self, counts: Mapping[str, sp.csr_matrix], idf: np.ndarray, *, norms_out: list | None = None
+        self,
+        counts: dict[str, sp.csr_matrix],
+        idf: np.ndarray,
+        *,
+        norms_out: list | None = None,
+        in_place: bool = False,
     ) -> sp.csr_matrix:
         """Combine field counts into normalised TF-IDF rows (float32, sorted indices).
 
         With ``norms_out`` (a list), the rows' norms before normalisation are appended to it.
+        With ``in_place`` the count matrices are taken out of ``counts`` and overwritten
+        instead of copied (a fit, which does not need them afterwards: each is freed once
+        added, instead of a copy of the corpus' largest arrays being made).
         """
         weights = self._field_weights()
         total: sp.csr_matrix | None = None
         for name, weight in weights.items():
-            tf = counts[name].copy()
+            tf = counts.pop(name) if in_place else counts[name].copy()
             if self.sublinear_tf:
                 np.log(tf.data, out=tf.data)
                 tf.data += 1.0
@@ -880,16 +905,19 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         # Scaling the stored values in place is the product with a diagonal matrix, one
         # multiply per entry (the same bits), without building a vocabulary-sized diagonal.
         total.data *= self._term_weights(idf)[total.indices]
-        norms = np.sqrt(np.asarray(total.multiply(total).sum(axis=1)).ravel())
+        # total.multiply(total) without its copy of the indices: the same squares, summed by
+        # the same routine, so the same bits.
+        squares = sp.csr_matrix((total.data * total.data, total.indices, total.indptr), total.shape)
+        norms = np.sqrt(np.asarray(squares.sum(axis=1)).ravel())
+        del squares
         # An article with no known terms keeps an all-zero row: it scores 0 with everything
         # and the scorers never return a score <= 0, so it never appears in anyone's list.
         norms[norms == 0.0] = 1.0
         if norms_out is not None:
             norms_out.append(norms)
         total.data *= np.repeat(1.0 / norms, np.diff(total.indptr))
-        out = sp.csr_matrix(total, dtype=DTYPE)
-        out.sort_indices()
-        return out
+        # float32 values on the same index arrays (sorted above), not a copy of them too.
+        return sp.csr_matrix((total.data.astype(DTYPE), total.indices, total.indptr), total.shape)
 
     def _term_weights(self, idf: np.ndarray) -> np.ndarray:
         """``idf ** idf_power`` (``idf`` itself at power 1: the classic weights, same bits).
@@ -961,12 +989,12 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
                 "markup, stop words or emoji only). Check the 'title'/'body' fields of the input."
             )
             raise EmptyCorpusError(msg)
-        presence = sum(counts.values(), sp.csr_matrix((n, len(vocab))))
-        df = np.bincount(sp.csr_matrix(presence).indices, minlength=len(vocab))
+        df = _document_frequencies(counts.values(), n, len(vocab))
         keep, min_df, max_df = self._prune(df, n)
         terms = sorted(t for t, j in vocab.items() if keep[j])
         old_columns = np.array([vocab[t] for t in terms], dtype=np.int64)
-        counts = {name: m[:, old_columns].tocsr() for name, m in counts.items()}
+        for name in list(counts):  # one field at a time: its old matrix is freed before the next
+            counts[name] = counts.pop(name)[:, old_columns].tocsr()
         df = df[old_columns]
         self.vocabulary_ = {t: j for j, t in enumerate(terms)}
         self.idf_ = np.log((1.0 + n) / (1.0 + df)) + 1.0
@@ -975,7 +1003,8 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self.effective_max_df_ = max_df
         self.n_documents_ = n
         norms: list[np.ndarray] = []
-        matrix = self._weigh(counts, self.idf_, norms_out=norms)
+        matrix = self._weigh(counts, self.idf_, norms_out=norms, in_place=True)
+        del counts
         self.row_norms_ = norms[0]
         return matrix, cleaned
 
