@@ -25,6 +25,26 @@ SEED = int(os.environ.get("RELATEDNESS_TEST_SEED", "42"))
 CLASSIC = {"ngram_range": (1, 1), "idf_power": 1.0, "feedback": 0}
 
 
+@pytest.fixture
+def all_pairs_calls(monkeypatch) -> list[int]:
+    """The row count of every ``_kernels.all_pairs_topk`` call from here on (each still runs).
+
+    Skips the test when numba is not installed (the kernel is never called then).
+    """
+    kernels = pytest.importorskip("relatedness._kernels")
+    if not kernels.NUMBA_AVAILABLE:
+        pytest.skip("numba is not installed")
+    calls: list[int] = []
+    original = kernels.all_pairs_topk
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, "all_pairs_topk", counting)
+    return calls
+
+
 def shared_file(name: str) -> Path:
     """Path of a file in ../shared/data; skip the test cleanly when it is absent."""
     path = SHARED_DATA / name

@@ -217,19 +217,9 @@ def test_pool_grows_when_copies_fill_it(engine):
     assert all(i.startswith("other") for i in got)
 
 
-def test_all_pairs_scores_each_pair_once(rng, monkeypatch):
+def test_all_pairs_scores_each_pair_once(rng, all_pairs_calls):
     """Issue 3: a batch of every candidate takes the pair-once kernel, with the same answer."""
-    kernels = pytest.importorskip("relatedness._kernels")
-    if not kernels.NUMBA_AVAILABLE:
-        pytest.skip("numba is not installed")
-    calls = []
-    original = kernels.all_pairs_topk
-
-    def counting(*args, **kwargs):
-        calls.append(args[0].shape[0])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(kernels, "all_pairs_topk", counting)
+    calls = all_pairs_calls
     model = fit_quietly(random_corpus(rng, 70), section_policy="any", k=5)
     index = model.index_
     index.use_kernels = True
@@ -285,22 +275,6 @@ def test_time_window_is_skipped_when_a_candidate_is_undated(rng):
     assert list(fast.index_._by_time_cache.values()) == [None]
 
 
-def _counting_all_pairs(monkeypatch) -> list[int]:
-    """Record the number of rows of every all_pairs_topk call (and still run it)."""
-    kernels = pytest.importorskip("relatedness._kernels")
-    if not kernels.NUMBA_AVAILABLE:
-        pytest.skip("numba is not installed")
-    calls: list[int] = []
-    original = kernels.all_pairs_topk
-
-    def counting(*args, **kwargs):
-        calls.append(args[0].shape[0])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(kernels, "all_pairs_topk", counting)
-    return calls
-
-
 @pytest.mark.parametrize(
     "params",
     [
@@ -313,7 +287,9 @@ def _counting_all_pairs(monkeypatch) -> list[int]:
     ],
 )
 @pytest.mark.parametrize("policy", ["same", "any", "prefer"])
-def test_shared_pools_score_each_pair_once_with_the_same_lists(rng, monkeypatch, params, policy):
+def test_shared_pools_score_each_pair_once_with_the_same_lists(
+    rng, all_pairs_calls, params, policy
+):
     """Issue 3: inside shared_pools(), batches of own rows read their pools from one pair-once
     pass per candidate set, and every list is the one the per-batch kernel gives."""
     rows = dated_corpus(rng, 90)
@@ -323,7 +299,8 @@ def test_shared_pools_score_each_pair_once_with_the_same_lists(rng, monkeypatch,
     model.index_.use_kernels = True
     batches = [model.ids_[a : a + 7] for a in range(0, len(model.ids_), 7)]
     want = [model.related_many(batch) for batch in batches]
-    calls = _counting_all_pairs(monkeypatch)
+    calls = all_pairs_calls
+    calls.clear()
     with model.index_.shared_pools():
         got = [model.related_many(batch) for batch in batches]
     assert got == want
@@ -336,17 +313,17 @@ def test_shared_pools_score_each_pair_once_with_the_same_lists(rng, monkeypatch,
         assert len(calls) < len(batches)
 
 
-def test_shared_pools_are_not_used_for_other_vectors(rng, monkeypatch):
+def test_shared_pools_are_not_used_for_other_vectors(rng, all_pairs_calls):
     """related_to() queries are not index rows: they never read a shared pool."""
     model = fit_quietly(dated_corpus(rng, 40), section_policy="same", k=3, max_age=10.0)
     model.index_.use_kernels = True
     story = {"title": "flood", "body": "river flood town rescue", "section": "s0",
              "published": "2024-03-03"}  # fmt: skip
     want = model.related_to(story)
-    calls = _counting_all_pairs(monkeypatch)
+    all_pairs_calls.clear()
     with model.index_.shared_pools():
         assert model.related_to(story) == want
-    assert calls == []
+    assert all_pairs_calls == []
 
 
 def _rocchio_by_scipy(raw, rows, counts, weight):

@@ -226,25 +226,16 @@ def test_threading_backend_writes_identical_bytes(model, tmp_path):
     assert shard_bytes(tmp_path / "thr") == shard_bytes(tmp_path / "one")
 
 
-def test_in_process_runs_score_each_pair_once(tmp_path, monkeypatch):
+def test_in_process_runs_score_each_pair_once(tmp_path, all_pairs_calls):
     """Issue 3: an in-process run over the archive computes each section's pools once (the
     pair-once kernel, under a date window too) and writes the bytes the workers write."""
-    kernels = pytest.importorskip("relatedness._kernels")
-    if not kernels.NUMBA_AVAILABLE:
-        pytest.skip("numba is not installed")
     rows = random_corpus(np.random.default_rng(SEED + 2), 240, n_sections=3)
     for i, row in enumerate(rows):
         row["published"] = f"2024-{1 + i % 6:02d}-{1 + i % 27:02d}"  # all dated: a window
     dated = _fit(rows, k=4, section_policy="same", max_age=20)
     precompute(dated, tmp_path / "workers", shard_size=50, n_jobs=2, progress=False)
-    calls: list[int] = []
-    original = kernels.all_pairs_topk
-
-    def counting(*args, **kwargs):
-        calls.append(args[0].shape[0])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(kernels, "all_pairs_topk", counting)
+    calls = all_pairs_calls
+    calls.clear()  # the workers ran in their own processes: nothing was counted here
     precompute(dated, tmp_path / "inline", shard_size=50, progress=False)
     assert sorted(calls) == sorted(len(g) for g in dated.index_.groups)  # once per section
     assert shard_bytes(tmp_path / "inline") == shard_bytes(tmp_path / "workers")
