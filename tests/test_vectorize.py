@@ -195,6 +195,27 @@ def test_fast_counting_equals_stemming_every_token(monkeypatch, rng, params, chu
     assert (v._weigh(fixed, v.idf_) != X).nnz == 0
 
 
+def test_counts_of_texts_too_long_for_float32_are_float64(monkeypatch, rng):
+    """Raw counts are float32 only while a text is too short to hold 2**24 tokens; a chunk
+    with a longer text (a raised max_chars) is counted in float64, with the same result."""
+    import relatedness.vectorize as vectorize_module
+
+    rows = random_corpus(rng, 60)
+    v = vec().fit(rows)
+    cleaned = [v.clean_document(r) for r in rows]
+    texts = {"body": [c["body"] for c in cleaned]}
+    stop = v._analyzer()._stop
+    _, small = vectorize_module._count_raw_chunk(texts, stop)
+    assert small["body"].dtype == np.float32
+    want, _ = v._count(cleaned, None)
+    monkeypatch.setattr(vectorize_module, "FLOAT32_COUNT_CHARS", 10)
+    _, large = vectorize_module._count_raw_chunk(texts, stop)
+    assert large["body"].dtype == np.float64
+    got, _ = v._count(cleaned, None)
+    for field in want:
+        assert (got[field] != want[field]).nnz == 0
+
+
 def test_text_that_cleaning_leaves_as_is_is_kept_not_copied():
     """Most bodies are already clean: the fit keeps the article's own string instead of an
     equal copy (a copy of every body was the largest allocation of a 1M-article fit)."""

@@ -129,16 +129,22 @@ PARALLEL_MIN_DOCS = 20_000
 PARALLEL_MIN_WORKERS = 3
 
 
+#: Texts shorter than this have fewer tokens, so their counts (and the sums of the counts of
+#: tokens that share a stem) are whole numbers that float32 holds exactly. A chunk with a
+#: longer text (only with a raised ``max_chars``) is counted in float64.
+FLOAT32_COUNT_CHARS = 2**24
+
+
 def _count_raw_chunk(
     texts: Mapping[str, Sequence[str]], stop: frozenset[str], in_text_order: bool = True
 ) -> tuple[list[str], dict[str, sp.csr_matrix]]:
     """Count raw (unstemmed) tokens per field for one chunk of documents.
 
     Returns the chunk's own vocabulary and, per field, a float32 CSR count matrix over it with
-    int32 indices. With ``in_text_order`` each row lists its tokens in text order, repeats
-    included, as 1s (word pairs are read from it); otherwise each distinct token once, with its
-    count (about half the entries: the fit's largest arrays). Stemming happens later, once per
-    distinct token of the corpus.
+    int32 indices (float64 past :data:`FLOAT32_COUNT_CHARS`). With ``in_text_order`` each row
+    lists its tokens in text order, repeats included, as 1s (word pairs are read from it);
+    otherwise each distinct token once, with its count (about half the entries: the fit's
+    largest arrays). Stemming happens later, once per distinct token of the corpus.
     """
     # Raw token -> local column, or -1 for a token that is never a term (a stop word, too
     # short or too long): each distinct token is judged once, and a document's tokens are
@@ -161,6 +167,8 @@ def _count_raw_chunk(
         for tokens in tokenized:
             indices.extend(map(ids.__getitem__, tokens))
         raw[name] = (lengths, indices)
+    longest = max((len(text) for docs in texts.values() for text in docs), default=0)
+    dtype = np.float32 if longest < FLOAT32_COUNT_CHARS else np.float64
     counts: dict[str, sp.csr_matrix] = {}
     for name, (lengths, indices) in raw.items():
         columns = np.array(indices, dtype=np.int32)
@@ -169,9 +177,8 @@ def _count_raw_chunk(
         indptr = np.zeros(len(lengths) + 1, dtype=np.int32)
         np.cumsum(np.bincount(rows[keep], minlength=len(lengths)), out=indptr[1:])
         columns = columns[keep]
-        # Whole numbers below 2**24 (max_chars bounds a body), so float32 counts are exact.
         matrix = sp.csr_matrix(
-            (np.ones(len(columns), dtype=np.float32), columns, indptr),
+            (np.ones(len(columns), dtype=dtype), columns, indptr),
             shape=(len(lengths), len(vocab)),
         )
         if not in_text_order:
@@ -190,7 +197,7 @@ def _stack_chunks(parts: list[tuple[sp.csr_matrix, np.ndarray]], n_columns: int)
     n_rows = sum(m.shape[0] for m, _ in parts)
     nnz = sum(m.nnz for m, _ in parts)
     index_dtype = np.int32 if max(nnz, n_columns) < 2**31 else np.int64
-    dtype = parts[0][0].dtype if parts else np.float32
+    dtype = np.result_type(np.float32, *(m.dtype for m, _ in parts))
     data = np.empty(nnz, dtype=dtype)
     indices = np.empty(nnz, dtype=index_dtype)
     indptr = np.zeros(n_rows + 1, dtype=index_dtype)
@@ -698,7 +705,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         else:
             columns = np.array([vocab.get(t, -1) for t in stems], dtype=np.int64)
         known = columns >= 0
-        # float32, like the counts: whole-number sums below 2**24 are exact.
+        # float32, like the counts (float64 counts make the product float64).
         merge = sp.csr_matrix(
             (
                 np.ones(int(known.sum()), dtype=np.float32),
