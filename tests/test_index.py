@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from relatedness import RelatedArticles
 from relatedness._topk import block_rows_for, topk_block
-from relatedness.index import SimilarityIndex, rocchio, tiebreak_ranks
+from relatedness.index import SimilarityIndex, rocchio, take_rows, tiebreak_ranks
 
 from .conftest import random_corpus
 
@@ -324,6 +324,22 @@ def test_shared_pools_are_not_used_for_other_vectors(rng, all_pairs_calls):
     with model.index_.shared_pools():
         assert model.related_to(story) == want
     assert all_pairs_calls == []
+
+
+def test_take_rows_of_one_row_equals_scipy_fancy_indexing(rng):
+    """take_rows' one-row path (a single query) is matrix[[r]]: every row, negative indices,
+    empty rows, and a copy, never a view of the index's arrays."""
+    dense = sp.random(9, 12, density=0.3, dtype=np.float32, random_state=rng).toarray()
+    dense[4] = 0.0
+    x = sp.csr_matrix(dense)
+    for r in [*range(9), -1, -9]:
+        got, want = take_rows(x, np.array([r])), x[[r]]
+        assert got.shape == want.shape == (1, 12)
+        assert (got != want).nnz == 0
+        assert got.indices.tolist() == want.indices.tolist()
+    got = take_rows(x, np.array([2]))
+    got.data[:] = -1.0
+    assert (x.data >= 0).all()
 
 
 def _rocchio_by_scipy(raw, rows, counts, weight):

@@ -76,6 +76,16 @@ def take_rows(matrix: sp.csr_matrix, which: np.ndarray) -> sp.csr_matrix:
     whole = len(which) == m and (m == 0 or (which[0] == 0 and which[-1] == m - 1))
     if whole and (m < 2 or bool(np.all(np.diff(which) == 1))):
         return matrix
+    if len(which) == 1 and -m <= int(which[0]) < m:
+        # One row (a single query): its slice of the arrays, copied, without fancy indexing's
+        # checks (~0.15 ms of a ~1 ms related()).
+        row = int(which[0]) % m
+        start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+        indptr = np.array([0, stop - start], dtype=matrix.indptr.dtype)
+        return sp.csr_matrix(
+            (matrix.data[start:stop].copy(), matrix.indices[start:stop].copy(), indptr),
+            shape=(1, matrix.shape[1]),
+        )
     return matrix[which]
 
 

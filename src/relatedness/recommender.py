@@ -1232,7 +1232,7 @@ class RelatedArticles(BaseEstimator):
         sections, times, tags = self._query_arrays(rows)
         codes = self.index_.section_codes[rows]
         return self._lists(
-            self.index_.matrix[rows],
+            take_rows(self.index_.matrix, rows),
             rows,
             codes,
             sections,
