@@ -34,6 +34,10 @@ SECTION_POLICIES: tuple[str, ...] = ("same", "any", "prefer")
 
 Result = tuple[np.ndarray, np.ndarray]
 
+#: Days a time window's position range reaches past the window, so that rounding never
+#: drops a candidate the exact rule keeps (that rule is applied to the ranked pool after).
+WINDOW_SLACK = 1e-6
+
 
 @dataclass(frozen=True)
 class QueryRules:
@@ -376,14 +380,12 @@ class SimilarityIndex:
         if pools is None or not len(exclude) or int(exclude.min()) < 0:
             return None
         age = None
-        if by_time is not None:
+        times = None if by_time is None else by_time[1]  # the set's times, sorted
+        if times is not None:
             if rules is None or rules.times is None or not rules.allow_newer:
                 return None
             ages = np.full(len(exclude), np.inf) if rules.max_age is None else rules.max_age
-            sorted_times = by_time[1]
-            if not np.all(ages == ages[0]) or not np.array_equal(
-                rules.times, sorted_times[exclude]
-            ):
+            if not np.all(ages == ages[0]) or not np.array_equal(rules.times, times[exclude]):
                 return None
             age = float(ages[0])
         key = (section, pool, None if allowed is None else allowed.tobytes(), age)
@@ -393,10 +395,9 @@ class SimilarityIndex:
                 from ._kernels import all_pairs_topk
 
                 window_end = None
-                if by_time is not None and age is not None and np.isfinite(age):
+                if times is not None and age is not None and np.isfinite(age):
                     # The same reach as _time_window's [lo, hi), seen from the earlier row.
-                    times = by_time[1]
-                    window_end = np.searchsorted(times, times + age + 1e-6, "right")
+                    window_end = np.searchsorted(times, times + age + WINDOW_SLACK, "right")
                 found = all_pairs_topk(
                     take_rows(self.matrix, global_of),
                     pool,
@@ -413,7 +414,7 @@ class SimilarityIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per query, the time-ordered positions ``[lo, hi)`` its window can reach.
 
-        A little wider than the window (by ``1e-6`` days): the exact rule is applied to the
+        A little wider than the window (by :data:`WINDOW_SLACK`): the exact rule is applied to the
         ranked pool afterwards by :func:`outside_window`, so the range only has to contain
         every candidate the rule keeps.
         """
@@ -425,7 +426,7 @@ class SimilarityIndex:
         t = rules.times
         age = np.full(m, np.inf) if rules.max_age is None else rules.max_age
         dated = ~np.isnan(t)
-        slack = 1e-6
+        slack = WINDOW_SLACK
         windowed = dated & np.isfinite(age)
         lo[windowed] = np.searchsorted(sorted_times, t[windowed] - age[windowed] - slack, "left")
         hi[windowed] = np.searchsorted(sorted_times, t[windowed] + age[windowed] + slack, "right")
