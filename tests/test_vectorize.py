@@ -216,6 +216,30 @@ def test_counts_of_texts_too_long_for_float32_are_float64(monkeypatch, rng):
         assert (got[field] != want[field]).nnz == 0
 
 
+def test_a_chunks_vocabulary_is_one_string_naming_its_columns():
+    """Regression (1M fit memory): a chunk's vocabulary comes back as one joined string, not
+    ~22,000 str objects held until the merge; split, it names each count column, whatever
+    the script (tokens are runs of letters and digits, never the separator)."""
+    from relatedness.vectorize import _count_raw_chunk
+
+    texts = {
+        "title": ["Café naïve crème", "", "Погода: снег и лёд"],
+        "body": ["the snow 2024 snow", "a b c", "οδός\nstreet_name ok"],
+    }
+    stop = frozenset({"the"})
+    joined, counts = _count_raw_chunk(texts, stop)
+    assert isinstance(joined, str)
+    vocab = joined.split("\n")
+    assert len(vocab) == len(set(vocab)) == counts["body"].shape[1]
+    for field, docs in texts.items():
+        matrix = counts[field]
+        for row, text in enumerate(docs):
+            named = [vocab[c] for c in matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]]
+            assert named == [t for t in tokenize(text) if t not in stop]
+    empty_vocab, empty = _count_raw_chunk({"body": ["", "a"]}, stop)
+    assert empty_vocab == "" and empty["body"].shape == (2, 0)
+
+
 def test_text_that_cleaning_leaves_as_is_is_kept_not_copied():
     """Most bodies are already clean: the fit keeps the article's own string instead of an
     equal copy (a copy of every body was the largest allocation of a 1M-article fit)."""
