@@ -6,8 +6,10 @@ Issue 3's target: 1M calibrated articles (10 sections, dates spread over 10 year
 
 What is measured, in ONE child process (so its memory is its own):
 
-1. read the JSON Lines corpus (``relatedness.articles.read_jsonl``: the whole file becomes a
-   list of dicts, as ``relatedness fit`` does);
+1. open the JSON Lines corpus (``relatedness.articles.iter_jsonl``: read line by line as
+   the fit consumes it, as ``relatedness fit`` does, so the reading is timed in the fit;
+   ``--read-all`` reads the whole file into a list of dicts first, ``read_jsonl``, as a
+   caller holding its archive in memory would);
 2. ``RelatedArticles(section_policy="same", max_age=730, n_jobs=2).fit(rows)``, every other
    parameter at its default (k=5, duplicate_threshold=0.8, working_memory=256, ...);
 3. ``model.save(model_dir)`` (a data team fits once and precomputes from the saved model);
@@ -257,7 +259,7 @@ def run_child(config: dict[str, Any]) -> dict[str, Any]:
 
     warnings.simplefilter("ignore")
     from relatedness import RelatedArticles
-    from relatedness.articles import read_jsonl
+    from relatedness.articles import iter_jsonl, read_jsonl
     from relatedness.precompute import precompute
 
     work = Path(config["work"])
@@ -280,7 +282,8 @@ def run_child(config: dict[str, Any]) -> dict[str, Any]:
 
     t = start = time.perf_counter()
     enter("read")
-    rows = read_jsonl(config["corpus"])
+    # Streamed (the default): the file is read as the fit goes, inside the fit's time.
+    rows = read_jsonl(config["corpus"]) if config.get("read_all") else iter_jsonl(config["corpus"])
     t = stage("read", t)
     enter("fit")
     # --classic: the fast model (words only, classic idf, no feedback), see the README.
@@ -454,6 +457,11 @@ def main(argv: list[str] | None = None) -> int:
         "--fit-only", action="store_true", help="stop after fit + save (memory studies)"
     )
     parser.add_argument(
+        "--read-all",
+        action="store_true",
+        help="read the corpus into a list of dicts before the fit (default: streamed)",
+    )
+    parser.add_argument(
         "--classic",
         action="store_true",
         help="the fast model: ngram_range=(1, 1), idf_power=1.0, feedback=0",
@@ -487,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
             "trim": not args.no_trim,
             "precompute": not args.fit_only,
             "classic": args.classic,
+            "read_all": args.read_all,
             "stage_file": str(stage_file),
         }
         print(
@@ -499,6 +508,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             + f", shard_size={args.shard_size})"
             + (" [--fit-only: precompute skipped]" if args.fit_only else "")
+            + (
+                " [--read-all: the file read into a list first]"
+                if args.read_all
+                else " [the fit reads the file line by line: reading is in the fit's time]"
+            )
             + (
                 " [--classic: ngram_range=(1, 1), idf_power=1.0, feedback=0]"
                 if args.classic

@@ -21,7 +21,7 @@ from relatedness import (
     RelatedArticles,
     UnknownArticleError,
 )
-from relatedness.articles import Rejected, check_articles, read_csv, read_jsonl
+from relatedness.articles import Rejected, check_articles, iter_jsonl, read_csv, read_jsonl
 
 from .conftest import CLASSIC, news_rows
 
@@ -332,6 +332,45 @@ def test_read_jsonl_names_bad_lines(tmp_path):
     with pytest.warns(UserWarning, match="skipped 3 invalid lines"):
         rows = read_jsonl(path, on_invalid="skip")
     assert [r["id"] for r in rows] == ["a"]
+
+
+def test_iter_jsonl_yields_what_read_jsonl_reads_and_reports_bad_lines_at_the_end(tmp_path):
+    """The streaming reader: the same dicts, one at a time; bad lines never yielded, then
+    raised (or warned about) once the whole file has been read, and listed in ``problems``."""
+    path = tmp_path / "a.jsonl"
+    good = [json.dumps({"id": i, "body": "storm"}) for i in ("a", "b")]
+    path.write_bytes(
+        (good[0] + "\n\n" + "{not json\n" + good[1] + "\n").encode() + b'{"id": "c\xff"}\n'
+    )
+    lines = iter_jsonl(path, on_invalid="raise")
+    assert next(lines)["id"] == "a"  # yielded before the bad lines are met
+    assert next(lines) == {"id": "b", "body": "storm", "_line": 4}
+    with pytest.raises(InvalidArticleError, match=r"2 invalid lines: line 3: invalid JSON"):
+        next(lines)
+    problems: list[str] = []
+    with pytest.warns(UserWarning, match="skipped 2 invalid lines"):
+        rows = list(iter_jsonl(path, on_invalid="skip", problems=problems))
+    with pytest.warns(UserWarning, match="skipped 2 invalid lines"):
+        assert rows == read_jsonl(path, on_invalid="skip")
+    assert [p.split(":")[0] for p in problems] == ["line 3", "line 5"]
+    assert "invalid UTF-8" in problems[1]
+
+
+def test_a_fit_consuming_iter_jsonl_fails_on_a_bad_line_like_read_jsonl(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps({"id": "a", "body": "storm snow"}) + "\n[1, 2]\n", encoding="utf-8")
+    with pytest.raises(InvalidArticleError, match="line 2: a JSON list, not an object"):
+        RelatedArticles().fit(iter_jsonl(path))
+
+
+def test_read_csv_lists_malformed_rows_in_problems(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("id,body\nx1,storm\nx2,snow,extra\n", encoding="utf-8")
+    problems: list[str] = []
+    with pytest.warns(UserWarning, match="skipped 1 invalid lines"):
+        rows = read_csv(path, on_invalid="skip", problems=problems)
+    assert [r["id"] for r in rows] == ["x1"]
+    assert problems == ["line 3: more cells than header columns"]
 
 
 def test_read_csv(tmp_path):

@@ -251,6 +251,43 @@ def test_skip_invalid_writes_a_rejects_file(tmp_path):
     )
 
 
+def test_fit_streams_a_jsonl_file_into_the_model(tmp_path, corpus, monkeypatch):
+    """A JSON Lines archive goes to the fit line by line (iter_jsonl), never as a whole list
+    of dicts next to the fit's own articles: ~1 GiB at 1M articles."""
+    import relatedness.articles as articles_module
+
+    def whole_file(*args, **kwargs):
+        msg = "the CLI read the whole JSON Lines file into a list"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(articles_module, "load_articles", whole_file)
+    monkeypatch.setattr(articles_module, "read_jsonl", whole_file)
+    model = tmp_path / "streamed"
+    code, out, err = run("fit", str(corpus), "--model", str(model))
+    assert code == EXIT_OK, err
+    assert f"fitted {len(news_rows())} articles" in out
+
+
+def test_skip_invalid_csv_rows_are_listed_one_per_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "id,body\na,storm snow roads\nb,storm,extra\nc,snow roads closed\n", encoding="utf-8"
+    )
+    model = tmp_path / "m"
+    code, _, err = run("fit", str(path), "--model", str(model), "--skip-invalid")
+    assert code == EXIT_OK, err
+    rejects = [json.loads(line) for line in (model / "rejects.jsonl").read_text().splitlines()]
+    assert rejects == [{"stage": "read", "reason": "line 3: more cells than header columns"}]
+
+
+def test_an_empty_jsonl_file_exits_2(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n", encoding="utf-8")
+    code, _, err = run("fit", str(path), "--model", str(tmp_path / "m"))
+    assert code == EXIT_BAD_INPUT
+    assert "empty corpus" in err
+
+
 def test_duplicate_ids_name_their_lines(tmp_path):
     path = tmp_path / "dup.jsonl"
     path.write_text("\n".join(json.dumps({"id": i, "body": "storm"}) for i in "abca"),

@@ -8,12 +8,13 @@ on stderr, without a traceback (set ``RELATEDNESS_DEBUG=1`` to see one).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -263,16 +264,22 @@ def _df(text: str) -> int | float:
 
 
 def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
-    from .articles import load_articles
+    from .articles import iter_jsonl, load_articles
     from .recommender import RelatedArticles
 
     start = time.perf_counter()
     on_invalid: Literal["raise", "skip"] = "skip" if args.skip_invalid else "raise"
-    with warnings.catch_warnings(record=True) as read_problems:
-        warnings.simplefilter("always")
-        rows = load_articles(args.articles, on_invalid=on_invalid)
-    for problem in read_problems:
-        warnings.warn(problem.message, problem.category, stacklevel=1)
+    read_problems: list[str] = []
+    rows: Iterable[dict]
+    if Path(args.articles).suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        # Streamed into the fit: a large archive is never held as a list of dicts as well
+        # as the fit's articles. Invalid lines are reported once the file has been read.
+        lines = iter_jsonl(args.articles, on_invalid=on_invalid, problems=read_problems)
+        first = next(lines, None)
+        rows = lines if first is None else itertools.chain([first], lines)
+    else:
+        listed = load_articles(args.articles, on_invalid=on_invalid, problems=read_problems)
+        rows, first = listed, (listed[0] if listed else None)
     model = RelatedArticles(
         k=args.k,
         section_policy=args.section_policy,
@@ -298,7 +305,7 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
             model.set_params(**{name: getattr(args, name)})
     if args.ngram_max is not None:
         model.set_params(ngram_range=(1, args.ngram_max))
-    int_ids = model_ids_are_int(rows)
+    int_ids = model_ids_are_int([] if first is None else [first])
     if int_ids:
         model.set_params(exclude_ids=tuple(_as_int(i) for i in args.exclude_id))
     if args.policy_file is not None:
@@ -365,14 +372,14 @@ def _apply_policy_file(model: Any, args: argparse.Namespace, int_ids: bool) -> N
         model.set_params(**{name: value})
 
 
-def _write_rejects(args: argparse.Namespace, read_problems: list, rejects: list) -> None:
+def _write_rejects(args: argparse.Namespace, read_problems: list[str], rejects: list) -> None:
     """The rows --skip-invalid left out, one JSON line each, written atomically."""
     from ._io import atomic_write
 
     path = args.rejects or (args.model / "rejects.jsonl")
     with atomic_write(path, "w", encoding="utf-8") as handle:
         for problem in read_problems:
-            handle.write(json.dumps({"stage": "read", "reason": str(problem.message)}) + "\n")
+            handle.write(json.dumps({"stage": "read", "reason": problem}) + "\n")
         for reject in rejects:
             row = {"stage": "validate", "line": reject.position, "id": reject.id,
                    "reason": reject.reason}  # fmt: skip
