@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -238,6 +240,49 @@ def test_a_chunks_vocabulary_is_one_string_naming_its_columns():
             assert named == [t for t in tokenize(text) if t not in stop]
     empty_vocab, empty = _count_raw_chunk({"body": ["", "a"]}, stop)
     assert empty_vocab == "" and empty["body"].shape == (2, 0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n_rows=st.integers(0, 14),
+    n_columns=st.integers(1, 9),
+    n_fields=st.integers(1, 3),
+    block_rows=st.integers(1, 5),
+)
+def test_document_frequencies_equal_the_union_of_the_fields(
+    seed, n_rows, n_columns, n_fields, block_rows
+):
+    """Oracle: a column's df is the number of rows where any field stores it, whatever the
+    block size, with duplicate or unsorted entries, empty rows and empty fields."""
+    import relatedness.vectorize as vectorize_module
+
+    rng = np.random.default_rng(seed)
+    matrices = []
+    for _ in range(n_fields):
+        dense = rng.random((n_rows, n_columns)) < rng.choice([0.0, 0.2, 0.7, 1.0])
+        rows, columns = np.nonzero(dense)
+        if rng.random() < 0.5:  # repeated and shuffled entries: not canonical
+            rows, columns = np.tile(rows, 2), np.tile(columns, 2)
+            order = rng.permutation(len(rows))
+            rows, columns = rows[order], columns[order]
+        # Built from indptr/indices (a COO constructor would sum the repeats away).
+        by_row = np.argsort(rows, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
+        matrix = sp.csr_matrix(
+            (np.ones(len(rows)), columns[by_row], indptr), shape=(n_rows, n_columns)
+        )
+        matrices.append((matrix, dense))
+    want = np.zeros((n_rows, n_columns), dtype=bool)
+    for _, dense in matrices:
+        want |= dense
+    old = vectorize_module.DF_BLOCK_ROWS
+    vectorize_module.DF_BLOCK_ROWS = block_rows
+    try:
+        got = vectorize_module._document_frequencies([m for m, _ in matrices], n_rows, n_columns)
+    finally:
+        vectorize_module.DF_BLOCK_ROWS = old
+    np.testing.assert_array_equal(got, want.sum(axis=0))
 
 
 def test_text_that_cleaning_leaves_as_is_is_kept_not_copied():
