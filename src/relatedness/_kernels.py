@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -637,6 +638,21 @@ def _scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+
+
+def _forget_pools() -> None:
+    """In a forked child: drop the parent's thread pools, whose threads it does not have.
+
+    A task submitted to one of them would wait forever; the child starts its own on first
+    use. (Batch precompute forks workers after scoring in threads, ``backend="fork"``.)
+    """
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def _pool(n_jobs: int) -> ThreadPoolExecutor:
