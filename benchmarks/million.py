@@ -442,8 +442,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backend",
         default="inline",
-        choices=("inline", "loky", "threading"),
-        help="precompute: inline = one process, each pair scored once on both cores (default)",
+        choices=("inline", "fork", "loky", "threading"),
+        help="precompute: inline = one process, each pair scored once on both cores (default); "
+        "fork = the same pass, then --jobs forked workers write the lists",
     )
     parser.add_argument("--jobs", type=int, default=2, help="fit and precompute n_jobs")
     parser.add_argument("--shard-size", type=int, default=10_000)

@@ -197,6 +197,23 @@ def test_precompute_formats_and_resume_flags(model_dir, tmp_path):
     assert dict(iter_output(sqlite)).keys() == got.keys()
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_precompute_with_forked_workers_writes_what_one_process_writes(model_dir, tmp_path):
+    from relatedness.precompute import iter_output
+
+    outputs = {}
+    for name, flags in (("one", ()), ("forked", ("--jobs", "2", "--backend", "fork"))):
+        out = tmp_path / name
+        code, _, err = run(
+            "precompute", "--model", str(model_dir), "--out", str(out), "--shard-size", "5",
+            "--quiet", *flags,
+        )  # fmt: skip
+        assert code == EXIT_OK, err
+        outputs[name] = list(iter_output(out))
+    assert outputs["forked"] == outputs["one"]
+    assert len(outputs["one"]) == len(news_rows())
+
+
 def test_update_rewrites_only_changed_lists_and_applies_them(tmp_path, corpus):
     """Issue 5: add/remove then update == a full recompute with the same vocabulary."""
     from relatedness import RelatedArticles

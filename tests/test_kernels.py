@@ -492,3 +492,33 @@ def test_greedy_lists_equals_the_python_walk(seed, n, threshold, quota, n_lists)
             diversity=0.0, held=held[i],
         )  # fmt: skip
         assert pools[i][got[i]].tolist() == want
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_child_forked_after_the_scoring_threads_started_can_score():
+    """Regression (precompute backend="fork"): a child forked while the parent's scoring
+    thread pool existed submitted its tasks to that pool, whose threads it does not have,
+    and waited forever. It must start its own threads and get the parent's results."""
+    code = """
+import os, sys
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+from relatedness import _kernels
+rng = np.random.default_rng(3)
+x = sp.random(400, 60, density=0.2, format="csr", random_state=rng, dtype=np.float32)
+x = normalize(x).astype(np.float32)
+ties = np.arange(400)
+want = _kernels.all_pairs_topk(x, 5, ties, n_jobs=2, block_rows=16)  # threads now exist
+pid = os.fork()
+if pid == 0:
+    got = _kernels.all_pairs_topk(x, 5, ties, n_jobs=2, block_rows=16)
+    same = all(np.array_equal(a, b) for a, b in zip(got, want))
+    os._exit(0 if same else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr

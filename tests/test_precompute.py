@@ -244,6 +244,68 @@ def test_in_process_runs_score_each_pair_once(tmp_path, all_pairs_calls):
     assert calls == []  # a few ids: their own rows only
 
 
+def test_fork_backend_scores_each_section_once_before_forking(
+    tmp_path, all_pairs_calls, monkeypatch
+):
+    """backend="fork": this process runs each section's pair-once pass (once per section),
+    then forked workers write the shards from the inherited pools, never scoring a section
+    again, and the bytes are those of an in-process run, for files and SQLite."""
+    import relatedness._kernels as kernels
+
+    rows = random_corpus(np.random.default_rng(SEED + 2), 240, n_sections=3)
+    for i, row in enumerate(rows):
+        row["published"] = f"2024-{1 + i % 6:02d}-{1 + i % 27:02d}"  # all dated: a window
+    dated = _fit(rows, k=4, section_policy="same", max_age=20)
+    precompute(dated, tmp_path / "inline", shard_size=50, progress=False)
+    precompute(dated, tmp_path / "inline.sqlite", format="sqlite", shard_size=50, progress=False)
+    parent, counting = os.getpid(), kernels.all_pairs_topk
+
+    def parent_only(*args, **kwargs):
+        if os.getpid() != parent:
+            msg = "a forked worker scored a section again"
+            raise AssertionError(msg)
+        return counting(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, "all_pairs_topk", parent_only)
+    all_pairs_calls.clear()
+    summary = precompute(
+        dated, tmp_path / "fork", shard_size=50, n_jobs=2, backend="fork", progress=False
+    )
+    assert sorted(all_pairs_calls) == sorted(len(g) for g in dated.index_.groups)
+    assert summary.shards == 5
+    assert shard_bytes(tmp_path / "fork") == shard_bytes(tmp_path / "inline")
+    precompute(
+        dated, tmp_path / "fork.sqlite", format="sqlite", shard_size=50, n_jobs=2,
+        backend="fork", progress=False,
+    )  # fmt: skip
+    assert dict(iter_output(tmp_path / "fork.sqlite")) == dict(
+        iter_output(tmp_path / "inline.sqlite")
+    )
+    assert not temp_leftovers(tmp_path)
+
+
+def test_fork_backend_workers_score_their_own_rows_for_a_subset(model, tmp_path):
+    """With ``ids`` there are no shared pools: each forked worker scores its batches with
+    its own threads (the parent's thread pool does not exist in a child)."""
+    model.related_many(model.ids_[:50])  # the parent's scoring threads are running
+    ids = model.ids_[::3]
+    precompute(model, tmp_path / "one", ids=ids, shard_size=30, progress=False)
+    precompute(
+        model, tmp_path / "fork", ids=ids, shard_size=30, n_jobs=2, backend="fork",
+        progress=False,
+    )  # fmt: skip
+    assert shard_bytes(tmp_path / "fork") == shard_bytes(tmp_path / "one")
+
+
+def test_fork_backend_is_refused_where_processes_cannot_fork(model, tmp_path, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    with pytest.raises(InvalidParameterError, match="backend='fork' needs a platform"):
+        precompute(model, tmp_path / "out", n_jobs=2, backend="fork", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_dask_local_cluster_writes_identical_bytes(model, saved, tmp_path):
     pytest.importorskip("dask")
     pytest.importorskip("distributed")

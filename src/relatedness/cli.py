@@ -208,7 +208,7 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--resume", action="store_true",
                      help="keep verified shards of an interrupted run")
     pre.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1)")
-    pre.add_argument("--backend", choices=("loky", "threading", "dask"), default=None)
+    pre.add_argument("--backend", choices=("loky", "threading", "fork", "dask"), default=None)
     pre.add_argument("--scheduler", default=None,
                      help="Dask scheduler address (tcp://host:8786); default: a LocalCluster")
     pre.add_argument("--quiet", action="store_true", help="no progress output")

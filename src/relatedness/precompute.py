@@ -745,7 +745,7 @@ def _adopt(source: Path, run_dir: Path, index: int, entry: dict, job_sha256: str
 # ----------------------------------------------------------------------------- main entry
 
 
-_BACKENDS = (None, "loky", "threading", "dask")
+_BACKENDS = (None, "loky", "threading", "fork", "dask")
 
 
 def _check_arguments(arguments: dict[str, Any]) -> None:
@@ -768,6 +768,15 @@ def _check_arguments(arguments: dict[str, Any]) -> None:
     if arguments["scheduler"] is not None and arguments["backend"] != "dask":
         msg = "The 'scheduler' parameter of precompute is only used with backend='dask'."
         raise InvalidParameterError(msg)
+    if arguments["backend"] == "fork":
+        import multiprocessing
+
+        if "fork" not in multiprocessing.get_all_start_methods():
+            msg = (
+                "backend='fork' needs a platform that can fork processes (Linux, macOS); "
+                "use backend='loky' here."
+            )
+            raise InvalidParameterError(msg)
 
 
 def _resolve_model(
@@ -839,11 +848,14 @@ def precompute(
     n_jobs : int or None, default 1
         Parallel shards (joblib semantics: ``-1`` all cores). With ``backend="dask"`` and no
         ``scheduler``: the size of the local cluster. Output bytes never depend on it.
-    backend : {None, "loky", "threading", "dask"}, default None
+    backend : {None, "loky", "threading", "fork", "dask"}, default None
         ``None``/``"loky"``: worker processes when ``n_jobs != 1``; ``"threading"``: threads
-        sharing ``model``; ``"dask"``: a Dask cluster (needs the ``dask`` extra). Process and
-        Dask workers never receive the pickled model: each loads ``model_dir`` with
-        ``mmap=True`` once.
+        sharing ``model``; ``"fork"`` (Linux, macOS): this process scores each pair of
+        the archive once on all cores, then forks ``n_jobs`` workers that inherit the model
+        and those scores and write the shards (the fastest for a whole archive with large
+        sections); ``"dask"``: a Dask cluster (needs the ``dask`` extra). Loky and Dask
+        workers never receive the pickled model: each loads ``model_dir`` with ``mmap=True``
+        once.
     scheduler : str or distributed.Client, optional
         With ``backend="dask"``: a scheduler address (``"tcp://host:8786"``) or a client. When
         omitted a ``LocalCluster`` of ``n_jobs`` worker processes is started and stopped.
@@ -1013,7 +1025,7 @@ def _run(
             skipped_articles = sum(e["articles"] for e in verified.values())
             reporter = _Progress(_progress_on(progress), n, skipped_articles)
             model_path, model_sha = None, None
-            if mode not in ("inline", "threading"):
+            if mode not in ("inline", "threading", "fork"):
                 if saved_dir is None:
                     temp_model = layout.root / f"{TEMP_PREFIX}model-{run['run_id']}"
                     model.save(temp_model)
@@ -1109,16 +1121,23 @@ def _compute(
     In-process (inline and threads), a job over most of the archive scores each pair once:
     the first batch of a section computes the ranked pools of the whole section with the
     pair-once kernel, later batches read theirs (:meth:`SimilarityIndex.shared_pools`; the
-    output bytes are the same). Process and Dask workers each hold their own index, so there
-    every batch scores its own rows.
+    output bytes are the same). ``fork`` does the pair-once pass for every section here, on
+    all cores, then forks the workers that write the shards: they inherit the model and the
+    pools. Loky and Dask workers each hold their own index, so there every batch scores its
+    own rows.
     """
     todo = sum(task.stop - task.start for task in tasks)
-    share = mode in ("inline", "threading") and options.ids is None
+    share = mode in ("inline", "threading", "fork") and options.ids is None
     share = share and 2 * todo >= model.n_articles_  # a resume near the end: not worth it
     with model.index_.shared_pools() if share else contextlib.nullcontext():
         if mode == "inline":
             for task in tasks:
                 yield _write_shard(model, task)
+            return
+        if mode == "fork":
+            if share and tasks:
+                _score_pairs_before_forking(model, tasks[0].k)
+            yield from _run_forked(tasks, model, options.n_jobs)
             return
         yield from _run_parallel(
             tasks,
@@ -1128,6 +1147,78 @@ def _compute(
             scheduler=options.scheduler,
             stop=stop,
         )
+
+
+def _score_pairs_before_forking(model: RelatedArticles, k: int) -> None:
+    """Fill the shared pools of every section now, in this process, on all cores.
+
+    One article per section (its first with indexable text) asks for its list the way a
+    shard batch does, which runs that section's pair-once pass; the forked workers then
+    find every pool in the memory they inherit instead of each scoring the section again.
+    """
+    matrix = model.index_.matrix
+    has_text = np.flatnonzero(np.diff(matrix.indptr) > 0)
+    codes = np.asarray(model.index_.section_codes)[has_text]
+    _, first = np.unique(codes, return_index=True)
+    model.related_many([model.ids_[int(row)] for row in has_text[first]], k)
+
+
+#: The model a forked precompute worker inherits; set in the parent only while it forks.
+_FORKED_MODEL: RelatedArticles | None = None
+
+
+def _write_forked_shard(task: _Task) -> dict[str, Any]:
+    """In a forked worker: write a shard with the model (and pools) it inherited."""
+    if _FORKED_MODEL is None:
+        msg = "no inherited model in this process (only forked precompute workers have one)"
+        raise RuntimeError(msg)
+    return _write_shard(_FORKED_MODEL, task)
+
+
+def _forked_worker_started() -> None:
+    # The parent turns SIGTERM into PrecomputeInterrupted and cleans up; a worker just stops.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run_forked(tasks: list[_Task], model: RelatedArticles, n_jobs: int) -> Iterator[dict]:
+    """Shard entries as forked workers finish them (any order, as with joblib).
+
+    Fork, so the workers start with the model and the shared pools in their memory (copy on
+    write: nothing is pickled or loaded). The parent's only other threads at that point are
+    the idle scoring threads, which hold no lock; a child starts its own
+    (:func:`relatedness._kernels._forget_pools`).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from joblib import effective_n_jobs
+
+    global _FORKED_MODEL
+    if not tasks:
+        return
+    workers = max(1, min(effective_n_jobs(n_jobs), len(tasks)))
+    _FORKED_MODEL = model
+    try:
+        # With the fork context every worker is forked at the first submit, here.
+        executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_forked_worker_started,
+        )
+        futures = [executor.submit(_write_forked_shard, task) for task in tasks]
+    finally:
+        _FORKED_MODEL = None
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.kill()
+        raise
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _publish_run(layout: _Layout, run_dir: Path, manifest: dict[str, Any], seconds: float) -> None:
