@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -416,13 +416,24 @@ class RelatedArticles(BaseEstimator):
 
             articles = from_dataframe(articles)
         rejects: list[Rejected] = []
-        checked = check_articles(
-            articles, on_invalid=self.on_invalid, on_duplicate=self.on_duplicate, rejects=rejects
-        )
         vectorizer = FieldTfidfVectorizer(
             **{name: getattr(self, name) for name in _VECTORIZER_PARAMS}
         )
-        matrix, cleaned = vectorizer._fit_transform_cleaned(checked)
+        # The fit's helper process is forked before the articles are read (see _ForkWorker:
+        # forked later, it copies much of this process' memory). Closed by the vectorizer
+        # once counted, or here if the articles are refused.
+        worker = vectorizer._start_worker(len(articles) if isinstance(articles, Sized) else None)
+        try:
+            checked = check_articles(
+                articles,
+                on_invalid=self.on_invalid,
+                on_duplicate=self.on_duplicate,
+                rejects=rejects,
+            )
+            matrix, cleaned = vectorizer._fit_transform_cleaned(checked, worker)
+        finally:
+            if worker is not None:
+                worker.close()
         self._set_fitted(
             vectorizer=vectorizer,
             matrix=matrix,

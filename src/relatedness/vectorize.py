@@ -20,7 +20,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -377,67 +377,40 @@ COUNT_CHUNK_DOCS = 1_000
 #: Distinct tokens per stemming task shared with the forked child (~0.15 s of work).
 SHARED_STEM_BATCH = 5_000
 
-#: The vectorizer and documents a forked child inherits; set only while the child is forked.
-_INHERITED: tuple[Any, Sequence[Any]] | None = None
-
-
-def _clean_inherited(start: int, stop: int) -> list[dict[str, str | None]]:
-    """In the forked child: clean documents ``start:stop`` of the corpus it inherited.
-
-    The documents are not pickled to the child: it has them from the fork.
-    """
-    if _INHERITED is None:
-        msg = "no inherited corpus in this process"
-        raise RuntimeError(msg)
-    vectorizer, docs = _INHERITED
-    return _clean_chunk(vectorizer, docs[start:stop])
-
 
 class _ForkWorker:
     """One forked child that shares the fit's cleaning, counting and stemming with the parent.
 
     Fork, not spawn: the child starts in milliseconds with numpy, scikit-learn and this
-    module already loaded, and with the corpus in its memory, so the documents are never
-    pickled to it (a spawned interpreter takes seconds to import nltk, which pulls in
-    scipy.stats). Each step is a list of small tasks (:meth:`share`): the child takes them
+    module already loaded (a spawned interpreter takes seconds to import nltk, which pulls in
+    scipy.stats). The documents are sent to it chunk by chunk. :meth:`RelatedArticles.fit`
+    forks it before it reads the articles: a child forked from a process that holds the
+    corpus puts its own allocations into the holes of the inherited heap and so copies each
+    page it touches (its private memory peaked at 620 MiB for 200k articles, against 108 MiB
+    forked first). Each step is a list of small tasks (:meth:`share`): the child takes them
     from the back, the parent from the front, until they meet. Every task is deterministic,
     and results are put together in task order, so who ran a task never changes the output;
     if the child fails in any way, the parent runs its remaining tasks itself.
     """
 
-    def __init__(
-        self, language: str, corpus: tuple[FieldTfidfVectorizer, Sequence[Any]] | None = None
-    ) -> None:
+    def __init__(self, language: str) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        global _INHERITED
         self.language = language
         self._broken = False
-        # The pool forks its child at the first submit, here, so the child inherits the
-        # corpus; the parent's reference is dropped right after.
-        _INHERITED = corpus
-        try:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("fork")
-            )
-            # An empty batch makes the child import nltk now, during the parent's work.
-            self._pool.submit(_stem_chunk, [], language)
-        finally:
-            _INHERITED = None
+        self._used = False
+        self._closed = False
+        # The pool forks its child at the first submit, here.
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("fork")
+        )
+        # An empty batch makes the child import nltk now, during the parent's work.
+        self._pool.submit(_stem_chunk, [], language)
 
     @classmethod
-    def start(
-        cls,
-        language: str,
-        n_jobs: int | None,
-        corpus: tuple[FieldTfidfVectorizer, Sequence[Any]] | None = None,
-    ) -> _ForkWorker | None:
-        """Return a running worker, or None where fork is unavailable or unsafe.
-
-        With a ``corpus`` ``(vectorizer, docs)``, the child can clean ``docs``
-        (:meth:`clean`) without receiving them.
-        """
+    def start(cls, language: str, n_jobs: int | None) -> _ForkWorker | None:
+        """Return a running worker, or None where fork is unavailable or unsafe."""
         import multiprocessing
         import threading
 
@@ -452,7 +425,7 @@ class _ForkWorker:
         ):
             return None
         try:
-            return cls(language, corpus)
+            return cls(language)
         except Exception:  # no process could be started (limits, sandbox): work in-process
             return None
 
@@ -464,6 +437,7 @@ class _ForkWorker:
         cancelling those the child has not started; a task the child has (or had) when they
         meet is waited for, and run here if the child fails or times out.
         """
+        self._used = True
         futures: list[Any] = []
         for args in reversed(arguments):
             try:
@@ -493,7 +467,14 @@ class _ForkWorker:
             process.kill()
 
     def close(self) -> None:
-        """Stop the child (waits for it, so no executor thread outlives the fit)."""
+        """Stop the child (waits for it, so no executor thread outlives the fit). A child that
+        was never given work is killed rather than waited for (it may still be importing
+        nltk). Closing twice does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._used:
+            self._kill()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -731,15 +712,11 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self, docs: Sequence[Any], worker: _ForkWorker | None = None
     ) -> list[dict[str, str]]:
         if worker is not None and self._n_workers(len(docs)) == 1:
-            # The forked child inherited ``docs``: it is sent only the bounds of a chunk.
-            bounds = [
-                (a, min(a + SHARED_CLEAN_CHUNK, len(docs)))
+            tasks = [
+                (self, docs[a : a + SHARED_CLEAN_CHUNK])
                 for a in range(0, len(docs), SHARED_CLEAN_CHUNK)
             ]
-            shared = worker.share(
-                _clean_inherited, lambda a, b: _clean_chunk(self, docs[a:b]), bounds
-            )
-            return _with_originals(docs, shared)
+            return _with_originals(docs, worker.share(_clean_chunk, _clean_chunk, tasks))
         chunks = self._chunks(len(docs))
         parts = self._parallel(_clean_chunk, [(self, docs[a:b]) for a, b in chunks], len(docs))
         return _with_originals(docs, parts)
@@ -1063,18 +1040,33 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         matrix, _ = self._fit_transform_cleaned(X)
         return matrix
 
-    def _fit_transform_cleaned(self, X: Iterable[Any]) -> tuple[sp.csr_matrix, list[dict]]:
-        """Fit and transform; also return the cleaned text (the façade keeps it for snippets)."""
+    def _start_worker(self, n_docs: int | None) -> _ForkWorker | None:
+        """The forked helper a fit of ``n_docs`` articles uses (``None``: not known yet)."""
+        if not self._fast_counting() or (n_docs is not None and n_docs < BACKGROUND_MIN_DOCS):
+            return None
+        return _ForkWorker.start(self.language, self.n_jobs)
+
+    def _fit_transform_cleaned(
+        self, X: Iterable[Any], worker: _ForkWorker | None | Literal["start"] = "start"
+    ) -> tuple[sp.csr_matrix, list[dict]]:
+        """Fit and transform; also return the cleaned text (the façade keeps it for snippets).
+
+        ``worker``: a helper from :meth:`_start_worker`, forked before the documents were
+        read (this method closes it once the counting is done), ``None`` for none, or
+        ``"start"`` to fork one now when the corpus is large enough.
+        """
         self._validate_params()
         docs = list(X)
+        if worker == "start":
+            worker = self._start_worker(len(docs))
+        elif worker is not None and len(docs) < BACKGROUND_MIN_DOCS:
+            worker.close()  # too small to be worth sharing
+            worker = None
         if not docs:
             msg = "cannot fit on an empty corpus: pass at least one article."
             raise EmptyCorpusError(msg)
         for attr in ("boilerplate_lines_",):
             self.__dict__.pop(attr, None)
-        worker = None
-        if self._fast_counting() and len(docs) >= BACKGROUND_MIN_DOCS:
-            worker = _ForkWorker.start(self.language, self.n_jobs, (self, docs))
         try:
             cleaned = self._clean_all(docs, worker)
             if self.boilerplate_min_share is None:
