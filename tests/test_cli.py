@@ -98,6 +98,10 @@ def test_bad_input_file_exits_2(tmp_path):
     code, _, err = run("fit", str(tmp_path / "missing.jsonl"), "--model", str(tmp_path / "m"))
     assert code == EXIT_BAD_INPUT
     assert "No such file or directory" in err
+    (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")  # streamed: nothing to read
+    code, _, err = run("fit", str(tmp_path / "empty.jsonl"), "--model", str(tmp_path / "m"))
+    assert code == EXIT_BAD_INPUT
+    assert "empty corpus" in err
 
 
 def test_skip_invalid_proceeds(tmp_path):
@@ -295,14 +299,6 @@ def test_skip_invalid_csv_rows_are_listed_one_per_line(tmp_path):
     assert code == EXIT_OK, err
     rejects = [json.loads(line) for line in (model / "rejects.jsonl").read_text().splitlines()]
     assert rejects == [{"stage": "read", "reason": "line 3: more cells than header columns"}]
-
-
-def test_an_empty_jsonl_file_exits_2(tmp_path):
-    path = tmp_path / "empty.jsonl"
-    path.write_text("\n", encoding="utf-8")
-    code, _, err = run("fit", str(path), "--model", str(tmp_path / "m"))
-    assert code == EXIT_BAD_INPUT
-    assert "empty corpus" in err
 
 
 def test_duplicate_ids_name_their_lines(tmp_path):
