@@ -1184,8 +1184,8 @@ def _run_forked(tasks: list[_Task], model: RelatedArticles, n_jobs: int) -> Iter
     """Shard entries as forked workers finish them (any order, as with joblib).
 
     Fork, so the workers start with the model and the shared pools in their memory (copy on
-    write: nothing is pickled or loaded). The parent's only other threads at that point are
-    the idle scoring threads, which hold no lock; a child starts its own
+    write: nothing is pickled or loaded). The parent's threads do not exist in a worker: its
+    scoring threads are idle by then (they hold no lock), and a worker starts its own
     (:func:`relatedness._kernels._forget_pools`).
     """
     import multiprocessing
