@@ -21,7 +21,14 @@ from relatedness import (
     RelatedArticles,
     UnknownArticleError,
 )
-from relatedness.articles import Rejected, check_articles, iter_jsonl, read_csv, read_jsonl
+from relatedness.articles import (
+    Rejected,
+    check_articles,
+    iter_jsonl,
+    load_articles,
+    read_csv,
+    read_jsonl,
+)
 
 from .conftest import CLASSIC, news_rows
 
@@ -350,8 +357,10 @@ def test_iter_jsonl_yields_what_read_jsonl_reads_and_reports_bad_lines_at_the_en
     problems: list[str] = []
     with pytest.warns(UserWarning, match="skipped 2 invalid lines"):
         rows = list(iter_jsonl(path, on_invalid="skip", problems=problems))
+    listed: list[str] = []
     with pytest.warns(UserWarning, match="skipped 2 invalid lines"):
-        assert rows == read_jsonl(path, on_invalid="skip")
+        assert rows == load_articles(path, on_invalid="skip", problems=listed)
+    assert listed == problems
     assert [p.split(":")[0] for p in problems] == ["line 3", "line 5"]
     assert "invalid UTF-8" in problems[1]
 

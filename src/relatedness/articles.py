@@ -108,7 +108,12 @@ class Rejected:
 # --------------------------------------------------------------------------------------------
 
 
-def read_jsonl(path: str | Path, *, on_invalid: Literal["raise", "skip"] = "raise") -> list[dict]:
+def read_jsonl(
+    path: str | Path,
+    *,
+    on_invalid: Literal["raise", "skip"] = "raise",
+    problems: list[str] | None = None,
+) -> list[dict]:
     """Read articles from a JSON Lines file (one JSON object a line).
 
     The schema is ``id``, ``title``, ``body``, ``section``, ``published`` (ISO date or null),
@@ -122,6 +127,8 @@ def read_jsonl(path: str | Path, *, on_invalid: Literal["raise", "skip"] = "rais
     on_invalid : {"raise", "skip"}, default "raise"
         What to do with a line that is not valid UTF-8 or not a JSON object: raise naming the
         line numbers, or skip it with a warning.
+    problems : list of str, optional
+        Receives one message per invalid line (``"line 3: invalid JSON (...)"``).
 
     Returns
     -------
@@ -135,7 +142,7 @@ def read_jsonl(path: str | Path, *, on_invalid: Literal["raise", "skip"] = "rais
     FileNotFoundError
         The file does not exist.
     """
-    return list(iter_jsonl(path, on_invalid=on_invalid))
+    return list(iter_jsonl(path, on_invalid=on_invalid, problems=problems))
 
 
 def iter_jsonl(
