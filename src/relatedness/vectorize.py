@@ -337,13 +337,9 @@ def _keep_columns(matrix: sp.csr_matrix, new_column: np.ndarray, n_columns: int)
 
 
 def _relabel_columns(counts: sp.csr_matrix, columns: np.ndarray, n_columns: int) -> sp.csr_matrix:
-    """``counts`` with column ``c`` moved to ``columns[c]`` (dropped where -1), unsummed."""
-    new = columns[counts.indices]
-    keep = new >= 0
-    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-    indptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows[keep], minlength=counts.shape[0]), out=indptr[1:])
-    return sp.csr_matrix((counts.data[keep], new[keep], indptr), shape=(counts.shape[0], n_columns))
+    """``counts`` with column ``c`` moved to ``columns[c]`` (dropped where -1), unsummed;
+    ``counts`` itself is left as it is (:func:`_keep_columns` on a copy)."""
+    return _keep_columns(counts.copy(), columns, n_columns)
 
 
 def _stem_chunk(tokens: Sequence[str], language: str) -> list[str]:
