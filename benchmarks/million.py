@@ -224,19 +224,6 @@ def _budget(model: Any) -> dict[str, float]:
     }
 
 
-def _trim_heap() -> None:
-    """Give the fit's freed heap back to the OS (glibc ``malloc_trim``; elsewhere a no-op).
-
-    The fit frees millions of strings of a few KiB; glibc keeps the holes, so without this
-    the process stays gigabytes above what it holds while precompute runs. A data team that
-    fits and precomputes in two commands gets the same effect from the process exit.
-    """
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def _size(path: Path) -> int:
     """Bytes of a file, or of every file below a directory."""
     if path.is_file():
@@ -261,6 +248,7 @@ def run_child(config: dict[str, Any]) -> dict[str, Any]:
     from relatedness import RelatedArticles
     from relatedness.articles import iter_jsonl, read_jsonl
     from relatedness.precompute import precompute
+    from relatedness.vectorize import _trim_heap
 
     work = Path(config["work"])
     stage_file = Path(config["stage_file"])
@@ -304,6 +292,8 @@ def run_child(config: dict[str, Any]) -> dict[str, Any]:
     del model
     gc.collect()
     if config["trim"]:
+        # The fit frees millions of small strings; glibc keeps the holes unless trimmed (a
+        # data team fitting and precomputing in two commands gets this from the exit).
         _trim_heap()
     t = stage("save", t)
     enter("precompute")
