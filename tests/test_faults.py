@@ -296,7 +296,7 @@ def inject(monkeypatch, operation: str, faults: Faults) -> None:
         real_fsync = os.fsync
 
         def flaky_fsync(fd):
-            # Only files: a failed directory fsync is deliberately ignored (_io.fsync_dir),
+            # Only files: a failed directory fsync is deliberately ignored (atomic.fsync_dir),
             # since some platforms cannot fsync directories at all.
             if stat.S_ISREG(os.fstat(fd).st_mode):
                 faults.tick()

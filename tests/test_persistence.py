@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 
-import relatedness._io
+import relatedness.atomic
 from relatedness import RelatedArticles
 from relatedness.exceptions import (
     ModelFormatError,
@@ -909,7 +909,7 @@ def test_failed_replace_never_publishes_a_mixed_model(
             raise OSError(errno.EIO, "injected replace failure")
         real_replace(src, dst)
 
-    monkeypatch.setattr(relatedness._io.os, "replace", flaky_replace)
+    monkeypatch.setattr(relatedness.atomic.os, "replace", flaky_replace)
     with pytest.raises(OSError, match="injected replace failure"):
         other.model.save(model_dir, key=key)
     monkeypatch.undo()
@@ -932,7 +932,7 @@ def test_failed_replace_on_the_third_file(model_dir, saved, other, monkeypatch):
             raise OSError(errno.EIO, "disk gone")
         real_replace(src, dst)
 
-    monkeypatch.setattr(relatedness._io.os, "replace", flaky_replace)
+    monkeypatch.setattr(relatedness.atomic.os, "replace", flaky_replace)
     with pytest.raises(OSError, match="disk gone"):
         other.model.save(model_dir)
     monkeypatch.undo()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .exceptions import DuplicateIdError, InvalidArticleError, InvalidParameterError
+from .results import ArticleId
 
 __all__ = [
     "Article",
@@ -32,8 +33,6 @@ __all__ = [
     "read_csv",
     "read_jsonl",
 ]
-
-ArticleId = str | int
 
 #: The fields an input row may carry; any other key is ignored (e.g. ``labels``, ``license``).
 FIELDS = ("id", "title", "body", "section", "published", "tags", "url")

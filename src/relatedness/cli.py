@@ -374,7 +374,7 @@ def _apply_policy_file(model: Any, args: argparse.Namespace, int_ids: bool) -> N
 
 def _write_rejects(args: argparse.Namespace, read_problems: list[str], rejects: list) -> None:
     """The rows --skip-invalid left out, one JSON line each, written atomically."""
-    from ._io import atomic_write
+    from .atomic import atomic_write
 
     path = args.rejects or (args.model / "rejects.jsonl")
     with atomic_write(path, "w", encoding="utf-8") as handle:
@@ -547,7 +547,7 @@ def _cmd_update(args: argparse.Namespace, out: TextIO) -> int:
         touched |= set(model.affected(report.added))
     changed = [i for i in model.ids_ if i in touched]
     lists = model.related_many(changed, k=args.k) if changed else {}
-    from ._io import atomic_write
+    from .atomic import atomic_write
 
     with atomic_write(args.out, "w", encoding="utf-8") as handle:
         for article_id, related in lists.items():

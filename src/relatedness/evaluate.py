@@ -59,6 +59,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .articles import Article, as_datetime, check_articles
+from .results import ArticleId
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     import pandas as pd
@@ -101,7 +102,6 @@ __all__ = [
     "twin_recall",
 ]
 
-ArticleId = str | int
 Lists = Mapping[Any, Sequence[Any]]
 System = Any  # a fitted RelatedArticles, a callable (articles, k=...) -> lists, or lists
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._io import atomic_write, sha256_file, sweep_stale_temp
+from .atomic import atomic_write, sha256_file, sweep_stale_temp
 from .exceptions import ModelFormatError, RelatednessError
 from .vectorize import FieldTfidfVectorizer
 
@@ -429,7 +429,7 @@ def _vectorizer_param_names() -> tuple[str, ...]:
 
 
 def _check_params_of(model: RelatedArticles) -> None:
-    from ._validation import check_params
     from .recommender import _CONSTRAINTS
+    from .validation import check_params
 
     check_params(type(model).__name__, model.get_params(), _CONSTRAINTS)

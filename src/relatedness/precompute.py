@@ -47,9 +47,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._io import TEMP_PREFIX, atomic_write, fsync_dir, sha256_file, sweep_stale_temp
-from ._validation import NONE, Constraint, check_params, interval, one_of
+from .atomic import TEMP_PREFIX, atomic_write, fsync_dir, sha256_file, sweep_stale_temp
 from .exceptions import InvalidParameterError, RelatednessError
+from .results import ArticleId
+from .validation import NONE, Constraint, check_params, interval, one_of
 from .writers import (
     DatabaseWriter,
     JsonlWriter,
@@ -77,8 +78,6 @@ __all__ = [
     "read_manifest",
     "write_jsonl",
 ]
-
-ArticleId = str | int
 
 FORMAT = "relatedness-precompute"
 FORMAT_VERSION = 1

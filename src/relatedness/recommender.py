@@ -21,7 +21,6 @@ from sklearn.base import BaseEstimator
 from . import policies as _policies
 from . import text as _text
 from ._topk import outside_window
-from ._validation import NONE, Constraint, check_k, check_params, interval, one_of, type_of
 from .articles import Article, Rejected, as_datetime, check_articles
 from .exceptions import (
     InvalidArticleError,
@@ -37,13 +36,12 @@ from .index import (
     take_rows,
     tiebreak_ranks,
 )
-from .results import Explanation, Related, TermContribution
+from .results import ArticleId, Explanation, Related, TermContribution
+from .validation import NONE, Constraint, check_k, check_params, interval, one_of, type_of
 from .vectorize import _CONSTRAINTS as _VECTORIZER_CONSTRAINTS
 from .vectorize import FieldTfidfVectorizer, document_fields
 
 __all__ = ["RelatedArticles"]
-
-ArticleId = str | int
 
 #: Parameters handed to the vectorizer unchanged.
 _VECTORIZER_PARAMS = (

@@ -6,7 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Explanation", "Related", "TermContribution"]
+__all__ = ["ArticleId", "Explanation", "Related", "TermContribution"]
+
+#: An article id: a str or an int, one type per corpus (``1`` and ``"1"`` are different ids).
+ArticleId = str | int
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,7 @@ class Related:
         Present when asked for (``related(..., explain=True)``).
     """
 
-    id: str | int
+    id: ArticleId
     score: float
     title: str
     section: str

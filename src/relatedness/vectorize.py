@@ -27,7 +27,6 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import text as _text
-from ._validation import NONE, Constraint, check_params, interval, one_of, type_of
 from .analysis import (
     LANGUAGES,
     MAX_TOKEN_CHARS,
@@ -37,6 +36,7 @@ from .analysis import (
 )
 from .articles import Article
 from .exceptions import EmptyCorpusError, InvalidParameterError
+from .validation import NONE, Constraint, check_params, interval, one_of, type_of
 
 __all__ = ["DEFAULT_FIELDS", "FIELD_NAMES", "FieldTfidfVectorizer"]
 

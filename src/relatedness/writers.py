@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
-from ._io import TEMP_PREFIX, fsync_dir
+from .atomic import TEMP_PREFIX, fsync_dir
+from .results import ArticleId
 
 __all__ = [
     "TABULAR_COLUMNS",
@@ -57,7 +58,6 @@ __all__ = [
     "register_writer",
 ]
 
-ArticleId = str | int
 #: One article's output: its id and its related list as ``Related.to_dict()`` dicts.
 Row = tuple[ArticleId, list[dict[str, Any]]]
 
