@@ -20,9 +20,13 @@ from relatedness.vectorize import FieldTfidfVectorizer
 
 from .conftest import news_rows, random_corpus
 
+#: The settings these tests were written for (the classic model; FieldTfidfVectorizer's own
+#: defaults are the shipped ones, relatedness.params.DEFAULTS).
+CLASSIC = {"ngram_range": (1, 1), "idf_power": 1.0}
+
 
 def vec(**params) -> FieldTfidfVectorizer:
-    return FieldTfidfVectorizer(**{"min_df": 1, **params})
+    return FieldTfidfVectorizer(**{"min_df": 1, **CLASSIC, **params})
 
 
 def test_transformer_contract():
@@ -88,13 +92,13 @@ def test_equals_sklearn_tfidf_on_one_field():
 
 def test_min_df_relaxed_on_tiny_corpus_with_a_warning():
     with pytest.warns(UserWarning, match="using min_df=1 and max_df=1.0 instead"):
-        v = FieldTfidfVectorizer(min_df=2, max_df=0.5).fit([{"body": "storm snow"}])
+        v = FieldTfidfVectorizer(min_df=2, max_df=0.5, **CLASSIC).fit([{"body": "storm snow"}])
     assert (v.effective_min_df_, v.effective_max_df_) == (1, 1.0)
 
 
 def test_min_df_prunes_rare_terms():
     docs = [{"body": "storm snow"}, {"body": "storm roads"}, {"body": "storm cup"}]
-    v = FieldTfidfVectorizer(min_df=2).fit(docs)
+    v = FieldTfidfVectorizer(min_df=2, **CLASSIC).fit(docs)
     assert list(v.get_feature_names_out()) == ["storm"]
 
 
@@ -400,7 +404,8 @@ import relatedness.vectorize as vm
 from conftest import random_corpus
 
 rows = random_corpus(np.random.default_rng(7), 200)
-serial = vm.FieldTfidfVectorizer(min_df=1, n_jobs=1).fit(rows)
+classic = dict(min_df=1, ngram_range=(1, 1), idf_power=1.0)
+serial = vm.FieldTfidfVectorizer(n_jobs=1, **classic).fit(rows)
 vm.BACKGROUND_MIN_DOCS = 10
 # Small tasks, so that the child gets a share of each step: the parent's own tasks are slowed
 # down and counted (the child's copies of these lists are its own).
@@ -426,7 +431,7 @@ real_start = vm._ForkWorker.start.__func__
 vm._ForkWorker.start = classmethod(lambda cls, *a: started.append(real_start(cls, *a))
                                    or started[-1])
 assert threading.active_count() == 1, "a fresh process has one thread: fork is safe"
-background = vm.FieldTfidfVectorizer(min_df=1, n_jobs=2).fit(rows)
+background = vm.FieldTfidfVectorizer(n_jobs=2, **classic).fit(rows)
 in_fit = dict(local)  # the transforms below count in this process
 a, b = serial.transform(rows), background.transform(rows)
 assert serial.vocabulary_ == background.vocabulary_

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from . import params
 from .atomic import atomic_write, sha256_file, sweep_stale_temp
 from .exceptions import ModelFormatError, RelatednessError
 from .vectorize import FieldTfidfVectorizer
@@ -49,7 +50,7 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 #: Parameters added after format 1 shipped, with the value that reproduces how a model saved
 #: without them behaved (not today's default): such a model loads and ranks as before.
-PARAMS_ADDED_LATER: dict[str, Any] = {"feedback": 0, "idf_power": 1.0}
+PARAMS_ADDED_LATER = params.ADDED_LATER
 #: A manifest is a few KB; anything far larger is not ours and is not parsed.
 MAX_MANIFEST_BYTES = 16 * 2**20
 
@@ -377,13 +378,13 @@ def load_model(
     _check_structure(directory, manifest, parts)
     articles = parts["articles"]
     published = [_from_iso(p) for p in articles["published"]]
-    params = manifest["params"]
-    if isinstance(params, dict):
+    saved = manifest["params"]
+    if isinstance(saved, dict):
         # A model saved before a parameter existed keeps the behaviour it was saved with.
-        params = {**PARAMS_ADDED_LATER, **params}
+        saved = {**PARAMS_ADDED_LATER, **saved}
     expected = set(cls().get_params())
-    if not isinstance(params, dict) or set(params) != expected:
-        given = set(params) if isinstance(params, dict) else set()
+    if not isinstance(saved, dict) or set(saved) != expected:
+        given = set(saved) if isinstance(saved, dict) else set()
         raise _fail(
             directory,
             MANIFEST,
@@ -391,9 +392,9 @@ def load_model(
             f"{sorted(expected - given)!r}, unknown {sorted(given - expected)!r}",
         )
     try:
-        model = cls(**cls._params_from_manifest(params))
+        model = cls(**cls._params_from_manifest(saved))
         _check_params_of(model)
-        vec_params = {name: params[name] for name in _vectorizer_param_names()}
+        vec_params = {name: saved[name] for name in params.VECTORIZER_PARAMS}
         vec_params.update(
             {k: v for k, v in manifest["vectorizer"].items() if k != "effective_fields"}
         )
@@ -422,14 +423,5 @@ def load_model(
     return model
 
 
-def _vectorizer_param_names() -> tuple[str, ...]:
-    from .recommender import _VECTORIZER_PARAMS
-
-    return _VECTORIZER_PARAMS
-
-
 def _check_params_of(model: RelatedArticles) -> None:
-    from .recommender import _CONSTRAINTS
-    from .validation import check_params
-
-    check_params(type(model).__name__, model.get_params(), _CONSTRAINTS)
+    params.check(type(model).__name__, model.get_params())

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
+from . import params
 from . import policies as _policies
 from . import text as _text
 from ._topk import outside_window
@@ -28,7 +29,6 @@ from .exceptions import (
     UnknownArticleError,
 )
 from .index import (
-    SECTION_POLICIES,
     QueryRules,
     SectionPolicy,
     SimilarityIndex,
@@ -36,122 +36,15 @@ from .index import (
     take_rows,
     tiebreak_ranks,
 )
+from .params import DEFAULTS
 from .results import ArticleId, Explanation, Related, TermContribution
-from .validation import NONE, Constraint, check_k, check_params, interval, one_of, type_of
-from .vectorize import _CONSTRAINTS as _VECTORIZER_CONSTRAINTS
+from .validation import check_k, check_params, interval, one_of
 from .vectorize import FieldTfidfVectorizer, document_fields
 
 __all__ = ["RelatedArticles"]
 
-#: Parameters handed to the vectorizer unchanged.
-_VECTORIZER_PARAMS = (
-    "fields",
-    "language",
-    "stop_words",
-    "stem",
-    "sublinear_tf",
-    "idf_power",
-    "min_df",
-    "max_df",
-    "ngram_range",
-    "max_chars",
-    "boilerplate",
-    "boilerplate_patterns",
-    "boilerplate_min_share",
-    "n_jobs",
-)
-
-_CONSTRAINTS: dict[str, list[Constraint]] = {
-    "k": [interval("int", 1, None)],
-    "section_policy": [one_of(*SECTION_POLICIES)],
-    "snippet_chars": [interval("int", 20, None)],
-    "working_memory": [interval("real", 1, None)],
-    "on_invalid": [one_of("raise", "skip")],
-    "on_duplicate": [one_of("raise", "keep_last")],
-    **{name: _VECTORIZER_CONSTRAINTS[name] for name in _VECTORIZER_PARAMS},
-}
-_CONSTRAINTS["fields"] = [NONE, *_VECTORIZER_CONSTRAINTS["fields"]]
-
-
-def _is_overrides(value: Any) -> bool:
-    if not isinstance(value, Mapping):
-        return False
-    for section, rule in value.items():
-        if not isinstance(section, str) or not isinstance(rule, Mapping):
-            return False
-        if not set(rule) <= {"max_age", "recency_half_life"}:
-            return False
-        for v in rule.values():
-            if v is not None and not (
-                isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-            ):
-                return False
-    return True
-
-
-def _is_id_list(value: Any) -> bool:
-    return isinstance(value, list | tuple | set | frozenset) and all(
-        isinstance(i, str | int) and not isinstance(i, bool) for i in value
-    )
-
-
-def _is_pinned(value: Any) -> bool:
-    return isinstance(value, Mapping) and all(
-        isinstance(key, str | int) and not isinstance(key, bool) and _is_id_list(items)
-        for key, items in value.items()
-    )
-
-
-def _is_pairs(value: Any) -> bool:
-    return isinstance(value, list | tuple) and all(
-        isinstance(pair, list | tuple) and len(pair) == 2 and _is_id_list(pair) for pair in value
-    )
-
-
-def _is_fallback(value: Any) -> bool:
-    return isinstance(value, list | tuple) and all(
-        step in _policies.FALLBACK_STEPS for step in value
-    )
-
-
-_CONSTRAINTS.update(
-    {
-        "max_age": [NONE, interval("real", 0, None, closed="neither")],
-        "recency_half_life": [NONE, interval("real", 0, None, closed="neither")],
-        "section_overrides": [
-            NONE,
-            Constraint(
-                _is_overrides,
-                "a dict {section: {'max_age' and/or 'recency_half_life': days > 0 or None}}",
-            ),
-        ],
-        "allow_newer": [type_of(bool)],
-        "duplicate_threshold": [NONE, interval("real", 0, 1, closed="right")],
-        "diversity": [interval("real", 0, 1)],
-        "max_per_section": [NONE, interval("int", 1, None)],
-        "exclude_ids": [Constraint(_is_id_list, "a list of article ids")],
-        "exclude_sections": [
-            Constraint(
-                lambda v: (
-                    isinstance(v, list | tuple | set | frozenset)
-                    and all(isinstance(x, str) for x in v)
-                ),
-                "a list of section names",
-            )
-        ],
-        "pinned": [NONE, Constraint(_is_pinned, "a dict {article id: [ids pinned to its box]}")],
-        "blocked_pairs": [Constraint(_is_pairs, "a list of (id, id) pairs")],
-        "fallback": [
-            Constraint(_is_fallback, f"a tuple of steps from {_policies.FALLBACK_STEPS!r}")
-        ],
-        "tag_weight": [interval("real", 0, None)],
-        "feedback": [interval("int", 0, None)],
-        "feedback_weight": [interval("real", 0, None, closed="neither")],
-    }
-)
-
-#: Parameters whose JSON form (lists) is turned back into tuples on load.
-_TUPLE_PARAMS = ("exclude_ids", "exclude_sections", "fallback")
+#: ``{section: {"max_age": days, "recency_half_life": days}}`` (see ``section_overrides``).
+SectionOverrides = Mapping[str, Mapping[str, float | None]]
 
 
 class RelatedArticles(BaseEstimator):
@@ -303,42 +196,42 @@ class RelatedArticles(BaseEstimator):
 
     def __init__(
         self,
-        k: int = 5,
+        k: int = DEFAULTS["k"],
         *,
-        section_policy: Literal["same", "any", "prefer"] = "same",
-        fields: Mapping[str, float] | None = None,
-        language: str = "english",
-        stop_words: Any = "auto",
-        stem: bool = True,
-        sublinear_tf: bool = True,
-        idf_power: float = 0.25,
-        min_df: float = 3,
-        max_df: float = 1.0,
-        ngram_range: tuple[int, int] = (1, 2),
-        max_chars: int = 200_000,
-        boilerplate: bool = True,
-        boilerplate_patterns: Sequence[str] = (),
-        boilerplate_min_share: float | None = 0.05,
-        snippet_chars: int = 160,
-        working_memory: float = 256,
-        on_invalid: Literal["raise", "skip"] = "raise",
-        on_duplicate: Literal["raise", "keep_last"] = "raise",
-        max_age: float | None = None,
-        recency_half_life: float | None = None,
-        section_overrides: Mapping[str, Mapping[str, float | None]] | None = None,
-        allow_newer: bool = True,
-        duplicate_threshold: float | None = 0.8,
-        diversity: float = 0.0,
-        max_per_section: int | None = None,
-        exclude_ids: Sequence[ArticleId] = (),
-        exclude_sections: Sequence[str] = (),
-        pinned: Mapping[ArticleId, Sequence[ArticleId]] | None = None,
-        blocked_pairs: Sequence[tuple[ArticleId, ArticleId]] = (),
-        fallback: Sequence[str] = (),
-        tag_weight: float = 0.0,
-        feedback: int = 3,
-        feedback_weight: float = 1.5,
-        n_jobs: int | None = None,
+        section_policy: Literal["same", "any", "prefer"] = DEFAULTS["section_policy"],
+        fields: Mapping[str, float] | None = DEFAULTS["fields"],
+        language: str = DEFAULTS["language"],
+        stop_words: Any = DEFAULTS["stop_words"],
+        stem: bool = DEFAULTS["stem"],
+        sublinear_tf: bool = DEFAULTS["sublinear_tf"],
+        idf_power: float = DEFAULTS["idf_power"],
+        min_df: float = DEFAULTS["min_df"],
+        max_df: float = DEFAULTS["max_df"],
+        ngram_range: tuple[int, int] = DEFAULTS["ngram_range"],
+        max_chars: int = DEFAULTS["max_chars"],
+        boilerplate: bool = DEFAULTS["boilerplate"],
+        boilerplate_patterns: Sequence[str] = DEFAULTS["boilerplate_patterns"],
+        boilerplate_min_share: float | None = DEFAULTS["boilerplate_min_share"],
+        snippet_chars: int = DEFAULTS["snippet_chars"],
+        working_memory: float = DEFAULTS["working_memory"],
+        on_invalid: Literal["raise", "skip"] = DEFAULTS["on_invalid"],
+        on_duplicate: Literal["raise", "keep_last"] = DEFAULTS["on_duplicate"],
+        max_age: float | None = DEFAULTS["max_age"],
+        recency_half_life: float | None = DEFAULTS["recency_half_life"],
+        section_overrides: SectionOverrides | None = DEFAULTS["section_overrides"],
+        allow_newer: bool = DEFAULTS["allow_newer"],
+        duplicate_threshold: float | None = DEFAULTS["duplicate_threshold"],
+        diversity: float = DEFAULTS["diversity"],
+        max_per_section: int | None = DEFAULTS["max_per_section"],
+        exclude_ids: Sequence[ArticleId] = DEFAULTS["exclude_ids"],
+        exclude_sections: Sequence[str] = DEFAULTS["exclude_sections"],
+        pinned: Mapping[ArticleId, Sequence[ArticleId]] | None = DEFAULTS["pinned"],
+        blocked_pairs: Sequence[tuple[ArticleId, ArticleId]] = DEFAULTS["blocked_pairs"],
+        fallback: Sequence[str] = DEFAULTS["fallback"],
+        tag_weight: float = DEFAULTS["tag_weight"],
+        feedback: int = DEFAULTS["feedback"],
+        feedback_weight: float = DEFAULTS["feedback_weight"],
+        n_jobs: int | None = DEFAULTS["n_jobs"],
     ) -> None:
         self.k = k
         self.section_policy = section_policy
@@ -408,14 +301,14 @@ class RelatedArticles(BaseEstimator):
             Once, naming examples, when some articles have no indexable text; when df
             thresholds are relaxed for a tiny corpus; when rows are skipped or de-duplicated.
         """
-        check_params(type(self).__name__, self.get_params(), _CONSTRAINTS)
+        params.check(type(self).__name__, self.get_params())
         if hasattr(articles, "to_dict") and hasattr(articles, "columns"):
             from .articles import from_dataframe
 
             articles = from_dataframe(articles)
         rejects: list[Rejected] = []
         vectorizer = FieldTfidfVectorizer(
-            **{name: getattr(self, name) for name in _VECTORIZER_PARAMS}
+            **{name: getattr(self, name) for name in params.VECTORIZER_PARAMS}
         )
         # The fit's helper process is forked before the articles are read (see _ForkWorker:
         # forked later, it copies much of this process' memory). Closed by the vectorizer
@@ -1706,39 +1599,12 @@ class RelatedArticles(BaseEstimator):
 
     def _params_for_manifest(self) -> dict[str, Any]:
         """The constructor parameters as JSON (names as in the API; tuples become lists)."""
-        params = self.get_params()
-        params["fields"] = None if self.fields is None else dict(self.fields)
-        params["ngram_range"] = list(self.ngram_range)
-        params["boilerplate_patterns"] = list(self.boilerplate_patterns)
-        if isinstance(self.stop_words, set | frozenset | tuple):
-            params["stop_words"] = sorted(self.stop_words)
-        for name in _TUPLE_PARAMS:
-            params[name] = list(params[name])
-        params["blocked_pairs"] = [list(pair) for pair in self.blocked_pairs]
-        # JSON object keys are strings: pinned travels as [[id, [ids]], ...] to keep int ids.
-        params["pinned"] = _policies.pairs_to_json(self.pinned)
-        if self.section_overrides is not None:
-            params["section_overrides"] = {k: dict(v) for k, v in self.section_overrides.items()}
-        return params
+        return params.to_manifest(self.get_params())
 
     @staticmethod
-    def _params_from_manifest(params: dict[str, Any]) -> dict[str, Any]:
+    def _params_from_manifest(values: dict[str, Any]) -> dict[str, Any]:
         """Inverse of :meth:`_params_for_manifest`: the types the constructor documents."""
-        params = dict(params)
-        for name in ("ngram_range", "boilerplate_patterns", *_TUPLE_PARAMS):
-            if isinstance(params.get(name), list):
-                params[name] = tuple(params[name])
-        if isinstance(params.get("blocked_pairs"), list):
-            params["blocked_pairs"] = tuple(
-                tuple(p) if isinstance(p, list) else p for p in params["blocked_pairs"]
-            )
-        pinned = params.get("pinned")
-        if isinstance(pinned, list):
-            if not all(isinstance(p, list) and len(p) == 2 for p in pinned):
-                msg = "pinned must be a list of [id, [ids]] pairs"
-                raise ValueError(msg)
-            params["pinned"] = {key: list(items) for key, items in pinned}
-        return params
+        return params.from_manifest(values)
 
 
 @dataclass(frozen=True)

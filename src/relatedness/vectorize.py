@@ -16,8 +16,6 @@ parameters), so a model is saved and rebuilt without pickle (:meth:`from_state`)
 
 from __future__ import annotations
 
-import math
-import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -26,9 +24,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from . import params as _params
 from . import text as _text
 from .analysis import (
-    LANGUAGES,
     MAX_TOKEN_CHARS,
     MIN_TOKEN_CHARS,
     Analyzer,
@@ -36,86 +34,12 @@ from .analysis import (
 )
 from .articles import Article
 from .exceptions import EmptyCorpusError, InvalidParameterError
-from .validation import NONE, Constraint, check_params, interval, one_of, type_of
+from .params import DEFAULT_FIELDS, DEFAULTS, FIELD_NAMES
 
 __all__ = ["DEFAULT_FIELDS", "FIELD_NAMES", "FieldTfidfVectorizer"]
 
-#: The fields an article can contribute, in the order they are summed.
-FIELD_NAMES = ("title", "body", "tags")
-
-#: Measured on the BBC set (section_policy="any", P@10 of same-section neighbours): title weight
-#: 2.0 -> 0.907, 1.0 -> 0.917, 0.5 -> 0.921, 0.0 -> 0.922. A headline repeats the story's key
-#: words, which the body already carries; weighting it up over-rewards shared headline words.
-DEFAULT_FIELDS: Mapping[str, float] = {"title": 0.5, "body": 1.0, "tags": 1.0}
-
 #: Row dtype: float32 halves memory; scores are accumulated in float64 by the scorers.
 DTYPE = np.float32
-
-
-def _is_fields(value: Any) -> bool:
-    if not isinstance(value, Mapping) or not value:
-        return False
-    if any(k not in FIELD_NAMES for k in value):
-        return False
-    weights = list(value.values())
-    ok = all(
-        isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) and w >= 0
-        for w in weights
-    )
-    return ok and any(w > 0 for w in weights)
-
-
-def _is_patterns(value: Any) -> bool:
-    """A list/tuple of regular expressions (str or compiled) that all compile."""
-    if not isinstance(value, list | tuple):
-        return False
-    for pattern in value:
-        if isinstance(pattern, re.Pattern):
-            continue
-        if not isinstance(pattern, str):
-            return False
-        try:
-            re.compile(pattern)
-        except re.error:
-            return False
-    return True
-
-
-def _is_ngram_range(value: Any) -> bool:
-    return (
-        isinstance(value, tuple | list)
-        and len(value) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        and 1 <= value[0] <= value[1] <= 3
-    )
-
-
-_CONSTRAINTS: dict[str, list[Constraint]] = {
-    "fields": [
-        Constraint(
-            _is_fields,
-            "a dict mapping some of 'title', 'body', 'tags' to finite weights >= 0 "
-            "(at least one > 0)",
-        )
-    ],
-    "language": [one_of(*LANGUAGES)],
-    "stop_words": [one_of("auto"), NONE, type_of(list, tuple, set, frozenset)],
-    "stem": [type_of(bool)],
-    "sublinear_tf": [type_of(bool)],
-    "idf_power": [interval("real", 0, 4)],
-    "min_df": [interval("int", 1, None), interval("real", 0, 1, closed="right")],
-    "max_df": [interval("int", 1, None), interval("real", 0, 1, closed="right")],
-    "ngram_range": [
-        Constraint(_is_ngram_range, "a pair (min_n, max_n) with 1 <= min_n <= max_n <= 3")
-    ],
-    "max_chars": [interval("int", 1, None)],
-    "boilerplate": [type_of(bool)],
-    "boilerplate_patterns": [
-        Constraint(_is_patterns, "a list of regular expressions (str or re.Pattern) that compile")
-    ],
-    "boilerplate_min_share": [NONE, interval("real", 0, 1, closed="right")],
-    "n_jobs": [NONE, interval("int", -1, -1), interval("int", 1, None)],
-}
 
 
 #: Below this many documents the joblib start-up (spawning workers that import scikit-learn
@@ -539,17 +463,17 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         Snowball stemming (memoized per distinct token).
     sublinear_tf : bool, default True
         Use ``1 + ln(tf)`` per field instead of raw counts.
-    idf_power : float in [0, 4], default 1.0
+    idf_power : float in [0, 4], default 0.25
         Terms are weighted by ``idf ** idf_power``: 1 is classic TF-IDF, smaller values
         flatten the gap between rare and common words, 0 ignores idf. ``idf_`` itself is
         always the plain smoothed idf.
-    min_df, max_df : int or float, default 2 and 1.0
+    min_df, max_df : int or float, default 3 and 1.0
         Keep terms in at least ``min_df`` and at most ``max_df`` articles (a float is a share
         of the corpus). On a corpus too small for them (one article, or thresholds that
         contradict each other, or that would leave no term) both are relaxed to 1 and 1.0
         with a warning; the values used are ``effective_min_df_``/``effective_max_df_``.
-    ngram_range : (int, int), default (1, 1)
-        ``(1, 2)`` adds word bigrams.
+    ngram_range : (int, int), default (1, 2)
+        ``(1, 2)``: words and word pairs; ``(1, 1)``: words only.
     max_chars : int, default 200000
         Cleaned text beyond this many characters is cut (after HTML stripping).
     boilerplate : bool, default True
@@ -580,7 +504,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
 
     Examples
     --------
-    >>> vec = FieldTfidfVectorizer(min_df=1)
+    >>> vec = FieldTfidfVectorizer(min_df=1, ngram_range=(1, 1))
     >>> X = vec.fit_transform([{"title": "Rates held", "body": "The bank held rates."},
     ...                        {"title": "Cup final", "body": "The team won the cup."}])
     >>> X.shape, list(vec.get_feature_names_out()[:3])
@@ -589,20 +513,20 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        fields: Mapping[str, float] | None = None,
-        language: str = "english",
-        stop_words: Any = "auto",
-        stem: bool = True,
-        sublinear_tf: bool = True,
-        idf_power: float = 1.0,
-        min_df: float = 2,
-        max_df: float = 1.0,
-        ngram_range: tuple[int, int] = (1, 1),
-        max_chars: int = 200_000,
-        boilerplate: bool = True,
-        boilerplate_patterns: Sequence[Any] = (),
-        boilerplate_min_share: float | None = 0.05,
-        n_jobs: int | None = None,
+        fields: Mapping[str, float] | None = DEFAULTS["fields"],
+        language: str = DEFAULTS["language"],
+        stop_words: Any = DEFAULTS["stop_words"],
+        stem: bool = DEFAULTS["stem"],
+        sublinear_tf: bool = DEFAULTS["sublinear_tf"],
+        idf_power: float = DEFAULTS["idf_power"],
+        min_df: float = DEFAULTS["min_df"],
+        max_df: float = DEFAULTS["max_df"],
+        ngram_range: tuple[int, int] = DEFAULTS["ngram_range"],
+        max_chars: int = DEFAULTS["max_chars"],
+        boilerplate: bool = DEFAULTS["boilerplate"],
+        boilerplate_patterns: Sequence[Any] = DEFAULTS["boilerplate_patterns"],
+        boilerplate_min_share: float | None = DEFAULTS["boilerplate_min_share"],
+        n_jobs: int | None = DEFAULTS["n_jobs"],
     ) -> None:
         self.fields = fields
         self.language = language
@@ -626,10 +550,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         return {f: float(fields[f]) for f in FIELD_NAMES if f in fields and fields[f] > 0}
 
     def _validate_params(self) -> None:
-        params = self.get_params()
-        if params["fields"] is None:
-            params["fields"] = dict(DEFAULT_FIELDS)
-        check_params(type(self).__name__, params, _CONSTRAINTS)
+        _params.check(type(self).__name__, self.get_params(), _params.VECTORIZER_PARAMS)
 
     def _fast_counting(self) -> bool:
         """Whether :meth:`_count` takes the fast path (words, or words and word pairs)."""

@@ -1,0 +1,117 @@
+"""The parameter table is the one declaration: signatures, docs, checks and manifests agree."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+
+import pytest
+
+from relatedness import RelatedArticles, params
+from relatedness.exceptions import InvalidParameterError
+from relatedness.vectorize import FieldTfidfVectorizer
+
+
+def _signature_defaults(cls: type) -> dict[str, object]:
+    signature = inspect.signature(cls.__init__)
+    return {n: p.default for n, p in signature.parameters.items() if n != "self"}
+
+
+def _documented_defaults(cls: type) -> dict[str, object]:
+    """``name : type, default VALUE`` lines of a numpydoc Parameters section, evaluated."""
+    found: dict[str, object] = {}
+    doc = inspect.getdoc(cls) or ""
+    for match in re.finditer(r"^(\w+(?:, \w+)*) : .*?, default (.+)$", doc, re.M):
+        names = match.group(1).split(", ")
+        values = match.group(2).split(" and ") if len(names) > 1 else [match.group(2)]
+        for name, value in zip(names, values, strict=True):
+            found[name] = ast.literal_eval(value)
+    return found
+
+
+def test_the_facade_signature_is_the_table_in_order():
+    assert _signature_defaults(RelatedArticles) == dict(params.DEFAULTS)
+    assert list(_signature_defaults(RelatedArticles)) == list(params.PARAMETERS)
+
+
+def test_the_vectorizer_signature_is_the_tables_vectorizer_rows():
+    defaults = _signature_defaults(FieldTfidfVectorizer)
+    assert list(defaults) == list(params.VECTORIZER_PARAMS)
+    assert defaults == {name: params.DEFAULTS[name] for name in params.VECTORIZER_PARAMS}
+
+
+@pytest.mark.parametrize("cls", [RelatedArticles, FieldTfidfVectorizer])
+def test_documented_defaults_are_the_tables(cls):
+    documented = _documented_defaults(cls)
+    expected = _signature_defaults(cls)
+    assert set(documented) == set(expected), "every parameter documents its default"
+    for name, value in documented.items():
+        # fields=None means the default weights, which the docs spell out.
+        want = dict(params.DEFAULT_FIELDS) if name == "fields" else expected[name]
+        assert value == want, name
+
+
+def test_every_default_passes_its_own_check():
+    params.check("RelatedArticles", params.DEFAULTS)
+
+
+def test_a_bad_value_is_refused_with_the_tables_words():
+    values = {**params.DEFAULTS, "feedback_weight": 0}
+    with pytest.raises(InvalidParameterError, match=r"'feedback_weight' parameter .* \(0, inf\)"):
+        params.check("RelatedArticles", values)
+
+
+RICH = {
+    **params.DEFAULTS,
+    "fields": {"title": 2.0, "body": 1.0},
+    "stop_words": frozenset({"the", "a"}),
+    "ngram_range": (1, 3),
+    "boilerplate_patterns": ("^Advertisement$",),
+    "section_overrides": {"politics": {"max_age": 30, "recency_half_life": None}},
+    "exclude_ids": (1, 2),
+    "exclude_sections": ("opinion",),
+    "pinned": {1: [2, 3], 4: []},
+    "blocked_pairs": ((1, 2), (3, 4)),
+    "fallback": ("any", "latest"),
+}
+
+
+def test_manifest_values_round_trip_with_their_types():
+    saved = params.to_manifest(RICH)
+    restored = params.from_manifest(saved)
+    assert restored["pinned"] == {1: [2, 3], 4: []}  # int keys survive JSON
+    assert restored["blocked_pairs"] == ((1, 2), (3, 4))
+    assert restored["ngram_range"] == (1, 3)
+    assert restored["stop_words"] == ["a", "the"]  # a set travels as a sorted list
+    assert {k: v for k, v in restored.items() if k != "stop_words"} == {
+        k: v for k, v in RICH.items() if k != "stop_words"
+    }
+
+
+def test_a_compiled_pattern_is_saved_as_its_text():
+    saved = params.to_manifest({**params.DEFAULTS, "boilerplate_patterns": (re.compile("^x$"),)})
+    assert saved["boilerplate_patterns"] == ["^x$"]
+
+
+def test_a_manifest_from_before_a_parameter_existed_gets_the_old_behaviour():
+    saved = params.to_manifest(params.DEFAULTS)
+    for name in params.ADDED_LATER:
+        del saved[name]
+    restored = params.from_manifest(saved)
+    assert restored["feedback"] == 0 and restored["idf_power"] == 1.0
+
+
+def test_a_manifest_with_unknown_or_missing_parameters_is_refused():
+    saved = params.to_manifest(params.DEFAULTS)
+    del saved["k"]
+    saved["colour"] = "red"
+    with pytest.raises(ValueError, match=r"missing \['k'\], unknown \['colour'\]"):
+        params.from_manifest(saved)
+
+
+def test_flags_have_distinct_options_and_name_table_rows():
+    rows = [*params.flags("fit"), *params.flags("policy")]
+    options = [flag.option for _, flag in rows]
+    assert len(options) == len(set(options))
+    assert all(name in params.PARAMETERS for name, _ in rows)
