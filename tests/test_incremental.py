@@ -24,9 +24,9 @@ def full_recompute_with(model: RelatedArticles, rows) -> RelatedArticles:
     fresh = RelatedArticles(**model.get_params())
     vec = model.vectorizer_
     cleaned = [vec.clean_document(r) for r in rows]
-    counts, _ = vec._count(cleaned, vec.vocabulary_)
+    counts, _ = vec.count(cleaned, vec.vocabulary_)
     norms: list = []
-    matrix = vec._weigh(counts, vec.idf_, norms_out=norms)
+    matrix = vec.weigh(counts, vec.idf_, norms_out=norms)
     from relatedness import text
     from relatedness.articles import check_articles
 

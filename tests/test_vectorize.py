@@ -172,15 +172,15 @@ def test_analyzer_pickles_without_its_memo():
 def test_fast_counting_equals_stemming_every_token(monkeypatch, rng, params, chunk_docs):
     """Issue 3: stem each distinct token once and merge columns == the straightforward path,
     whether the counts come in one chunk or in many (stacked in place)."""
-    import relatedness.vectorize as vectorize_module
+    import relatedness.features.tfidf as tfidf_module
 
-    monkeypatch.setattr(vectorize_module, "COUNT_CHUNK_DOCS", chunk_docs)
+    monkeypatch.setattr(tfidf_module, "COUNT_CHUNK_DOCS", chunk_docs)
     rows = random_corpus(rng, 120)
     for r in rows:
         r["tags"] = ["Budget Talks", "cars"] if r["body"] else []
     v = vec(**params).fit(rows)
     cleaned = [v.clean_document(r) for r in rows]
-    fast, fast_vocab = v._count(cleaned, None)
+    fast, fast_vocab = v.count(cleaned, None)
     plain, plain_vocab = v._count_plain(cleaned, None)
     assert set(fast_vocab) == set(plain_vocab)
     order = sorted(plain_vocab)
@@ -190,7 +190,7 @@ def test_fast_counting_equals_stemming_every_token(monkeypatch, rng, params, chu
         a = fast[field][:, [fast_vocab[t] for t in order]]
         b = plain[field][:, [plain_vocab[t] for t in order]]
         assert (a != b).nnz == 0
-    fixed_fast, _ = v._count(cleaned, dict(v.vocabulary_))
+    fixed_fast, _ = v.count(cleaned, dict(v.vocabulary_))
     fixed_plain, _ = v._count_plain(cleaned, v.vocabulary_)
     for field in fixed_fast:
         assert fixed_fast[field].dtype == np.float64
@@ -198,26 +198,26 @@ def test_fast_counting_equals_stemming_every_token(monkeypatch, rng, params, chu
     # and with a fixed vocabulary (transform)
     X = v.transform(rows)
     fixed, _ = v._count_plain(cleaned, v.vocabulary_)
-    assert (v._weigh(fixed, v.idf_) != X).nnz == 0
+    assert (v.weigh(fixed, v.idf_) != X).nnz == 0
 
 
 def test_counts_of_texts_too_long_for_float32_are_float64(monkeypatch, rng):
     """Raw counts are float32 only while a text is too short to hold 2**24 tokens; a chunk
     with a longer text (a raised max_chars) is counted in float64, with the same result."""
-    import relatedness.vectorize as vectorize_module
+    import relatedness.features.counting as counting_module
 
     rows = random_corpus(rng, 60)
     v = vec().fit(rows)
     cleaned = [v.clean_document(r) for r in rows]
     texts = {"body": [c["body"] for c in cleaned]}
-    stop = v._analyzer()._stop
-    _, small = vectorize_module._count_raw_chunk(texts, stop)
+    stop = v.analyzer().stop
+    _, small = counting_module.count_raw_chunk(texts, stop)
     assert small["body"].dtype == np.float32
-    want, _ = v._count(cleaned, None)
-    monkeypatch.setattr(vectorize_module, "FLOAT32_COUNT_CHARS", 10)
-    _, large = vectorize_module._count_raw_chunk(texts, stop)
+    want, _ = v.count(cleaned, None)
+    monkeypatch.setattr(counting_module, "FLOAT32_COUNT_CHARS", 10)
+    _, large = counting_module.count_raw_chunk(texts, stop)
     assert large["body"].dtype == np.float64
-    got, _ = v._count(cleaned, None)
+    got, _ = v.count(cleaned, None)
     for field in want:
         assert (got[field] != want[field]).nnz == 0
 
@@ -226,14 +226,14 @@ def test_a_chunks_vocabulary_is_one_string_naming_its_columns():
     """Regression (1M fit memory): a chunk's vocabulary comes back as one joined string, not
     ~22,000 str objects held until the merge; split, it names each count column, whatever
     the script (tokens are runs of letters and digits, never the separator)."""
-    from relatedness.vectorize import _count_raw_chunk
+    from relatedness.features.counting import count_raw_chunk
 
     texts = {
         "title": ["Café naïve crème", "", "Погода: снег и лёд"],
         "body": ["the snow 2024 snow", "a b c", "οδός\nstreet_name ok"],
     }
     stop = frozenset({"the"})
-    joined, counts = _count_raw_chunk(texts, stop)
+    joined, counts = count_raw_chunk(texts, stop)
     assert isinstance(joined, str)
     vocab = joined.split("\n")
     assert len(vocab) == len(set(vocab)) == counts["body"].shape[1]
@@ -242,7 +242,7 @@ def test_a_chunks_vocabulary_is_one_string_naming_its_columns():
         for row, text in enumerate(docs):
             named = [vocab[c] for c in matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]]
             assert named == [t for t in tokenize(text) if t not in stop]
-    empty_vocab, empty = _count_raw_chunk({"body": ["", "a"]}, stop)
+    empty_vocab, empty = count_raw_chunk({"body": ["", "a"]}, stop)
     assert empty_vocab == "" and empty["body"].shape == (2, 0)
 
 
@@ -259,7 +259,7 @@ def test_document_frequencies_equal_the_union_of_the_fields(
 ):
     """Oracle: a column's df is the number of rows where any field stores it, whatever the
     block size, with duplicate or unsorted entries, empty rows and empty fields."""
-    import relatedness.vectorize as vectorize_module
+    import relatedness.features.counting as counting_module
 
     rng = np.random.default_rng(seed)
     matrices = []
@@ -280,12 +280,12 @@ def test_document_frequencies_equal_the_union_of_the_fields(
     want = np.zeros((n_rows, n_columns), dtype=bool)
     for _, dense in matrices:
         want |= dense
-    old = vectorize_module.DF_BLOCK_ROWS, vectorize_module.PRUNE_BLOCK_ENTRIES
-    vectorize_module.DF_BLOCK_ROWS = vectorize_module.PRUNE_BLOCK_ENTRIES = block_rows
+    old = counting_module.DF_BLOCK_ROWS, counting_module.PRUNE_BLOCK_ENTRIES
+    counting_module.DF_BLOCK_ROWS = counting_module.PRUNE_BLOCK_ENTRIES = block_rows
     try:
-        got = vectorize_module._document_frequencies([m for m, _ in matrices], n_rows, n_columns)
+        got = counting_module.document_frequencies([m for m, _ in matrices], n_rows, n_columns)
     finally:
-        vectorize_module.DF_BLOCK_ROWS, vectorize_module.PRUNE_BLOCK_ENTRIES = old
+        counting_module.DF_BLOCK_ROWS, counting_module.PRUNE_BLOCK_ENTRIES = old
     np.testing.assert_array_equal(got, want.sum(axis=0))
 
 
@@ -302,7 +302,7 @@ def test_pruning_columns_in_place_equals_column_selection(
 ):
     """Oracle: the fit's in-place pruning gives ``matrix[:, kept]`` for any block size, with
     empty rows, nothing kept and everything kept (kept columns in any order)."""
-    import relatedness.vectorize as vectorize_module
+    import relatedness.features.counting as counting_module
 
     rng = np.random.default_rng(seed)
     dense = (rng.random((n_rows, n_columns)) < rng.choice([0.0, 0.3, 1.0])) * rng.integers(
@@ -312,12 +312,12 @@ def test_pruning_columns_in_place_equals_column_selection(
     kept = rng.permutation(np.flatnonzero(rng.random(n_columns) < share_kept))
     new_column = np.full(n_columns, -1, dtype=np.int64)
     new_column[kept] = np.arange(len(kept))
-    old = vectorize_module.PRUNE_BLOCK_ENTRIES
-    vectorize_module.PRUNE_BLOCK_ENTRIES = block
+    old = counting_module.PRUNE_BLOCK_ENTRIES
+    counting_module.PRUNE_BLOCK_ENTRIES = block
     try:
-        got = vectorize_module._keep_columns(matrix.copy(), new_column, len(kept))
+        got = counting_module.keep_columns(matrix.copy(), new_column, len(kept))
     finally:
-        vectorize_module.PRUNE_BLOCK_ENTRIES = old
+        counting_module.PRUNE_BLOCK_ENTRIES = old
     assert got.shape == (n_rows, len(kept))
     assert got.nnz == np.count_nonzero(dense[:, kept])
     np.testing.assert_array_equal(got.toarray(), dense[:, kept])
@@ -327,11 +327,11 @@ def test_stacking_chunks_returns_their_freed_memory_as_it_goes(monkeypatch):
     """Regression (1M fit peak): the chunks' freed heap is handed back while they are copied
     into one matrix, not only at the end (the holes held ~1.7 GiB), and the stacked matrix is
     the relabelled vstack."""
-    import relatedness.vectorize as vectorize_module
+    import relatedness.features.counting as counting_module
 
     trims: list[int] = []
-    monkeypatch.setattr(vectorize_module, "_trim_heap", lambda: trims.append(1))
-    monkeypatch.setattr(vectorize_module, "TRIM_EVERY_CHUNKS", 3)
+    monkeypatch.setattr(counting_module, "trim_heap", lambda: trims.append(1))
+    monkeypatch.setattr(counting_module, "TRIM_EVERY_CHUNKS", 3)
     rng = np.random.default_rng(5)
     chunks = [sp.random(4, 6, density=0.4, format="csr", random_state=rng) for _ in range(7)]
     remaps = [rng.permutation(8)[:6] for _ in chunks]
@@ -341,7 +341,7 @@ def test_stacking_chunks_returns_their_freed_memory_as_it_goes(monkeypatch):
             for m, r in zip(chunks, remaps, strict=True)
         ]
     )
-    got = vectorize_module._stack_chunks(list(zip(chunks, remaps, strict=True)), 8)
+    got = counting_module.stack_chunks(list(zip(chunks, remaps, strict=True)), 8)
     assert len(trims) == 7 // 3 + 1
     np.testing.assert_array_equal(got.toarray(), want.toarray())
 
@@ -353,7 +353,7 @@ def test_text_that_cleaning_leaves_as_is_is_kept_not_copied():
         {"id": "a", "title": "River flood", "body": "The river flooded the town."},
         {"id": "b", "title": "<b>Storm</b> warning", "body": "<p>Snow closed</p> the roads."},
     ]
-    _, cleaned = vec()._fit_transform_cleaned(rows)
+    _, cleaned = vec().fit_transform_cleaned(rows)
     assert cleaned[0]["title"] is rows[0]["title"]
     assert cleaned[0]["body"] is rows[0]["body"]
     assert cleaned[1]["title"] == "Storm warning"
@@ -362,10 +362,11 @@ def test_text_that_cleaning_leaves_as_is_is_kept_not_copied():
 
 def test_parallel_vectorizing_is_identical_to_serial(monkeypatch, rng):
     """Issue 3: any n_jobs and chunking gives bit-identical rows."""
-    import relatedness.vectorize as vectorize_module
+    import relatedness.features.parallel as parallel_module
+    import relatedness.features.tfidf as tfidf_module
 
-    monkeypatch.setattr(vectorize_module, "PARALLEL_MIN_DOCS", 10)
-    monkeypatch.setattr(vectorize_module, "BACKGROUND_MIN_DOCS", 10)
+    monkeypatch.setattr(parallel_module, "PARALLEL_MIN_DOCS", 10)
+    monkeypatch.setattr(tfidf_module, "BACKGROUND_MIN_DOCS", 10)
     rows = random_corpus(rng, 200)
     serial = vec(n_jobs=1).fit(rows)
     for n_jobs in (2, 3):  # 3: joblib chunks (PARALLEL_MIN_WORKERS) and the stemming child
@@ -377,7 +378,7 @@ def test_parallel_vectorizing_is_identical_to_serial(monkeypatch, rng):
 
 def test_raw_tokens_equal_the_regular_expression():
     """Issue 3: the ASCII translate-and-split path gives the regex's tokens."""
-    from relatedness.analysis import _TOKEN, _raw_tokens
+    from relatedness.features.analysis import _TOKEN, raw_tokens
 
     ascii_chars = "".join(map(chr, range(128)))
     texts = [ascii_chars, ascii_chars[::-1] * 2, "BBC_News 4.75% a-b", ""]
@@ -385,7 +386,7 @@ def test_raw_tokens_equal_the_regular_expression():
     rng = np.random.default_rng(0)
     texts += ["".join(rng.choice(list(ascii_chars + "\u00e9\u0130"), size=60)) for _ in range(300)]
     for t in texts:
-        assert _raw_tokens(t) == _TOKEN.findall(t.lower()), repr(t)
+        assert raw_tokens(t) == _TOKEN.findall(t.lower()), repr(t)
 
 
 def _assert_same_fit(a, b, rows):
@@ -400,7 +401,8 @@ _FORK_SCRIPT = """
 import os, sys, threading, time
 sys.path.insert(0, {tests!r})
 import numpy as np
-import relatedness.vectorize as vm
+import relatedness.features.tfidf as vm
+import relatedness.features.parallel as parallel
 from conftest import random_corpus
 
 rows = random_corpus(np.random.default_rng(7), 200)
@@ -419,17 +421,17 @@ def slowed(name, args):
         raise RuntimeError("child failed")
     return real[name](*args)
 # Top-level functions: the child is sent them by name.
-def clean_chunk(*args): return slowed("_clean_chunk", args)
-def count_raw_chunk(*args): return slowed("_count_raw_chunk", args)
-def stem_chunk(*args): return slowed("_stem_chunk", args)
-for name, function in [("_clean_chunk", clean_chunk), ("_count_raw_chunk", count_raw_chunk),
-                       ("_stem_chunk", stem_chunk)]:
+def clean_chunk(*args): return slowed("clean_chunk", args)
+def count_raw_chunk(*args): return slowed("count_raw_chunk", args)
+def stem_all(*args): return slowed("stem_all", args)
+for name, function in [("clean_chunk", clean_chunk), ("count_raw_chunk", count_raw_chunk),
+                       ("stem_all", stem_all)]:
     real[name] = getattr(vm, name)
     setattr(vm, name, function)
 started = []
-real_start = vm._ForkWorker.start.__func__
-vm._ForkWorker.start = classmethod(lambda cls, *a: started.append(real_start(cls, *a))
-                                   or started[-1])
+real_start = parallel.ForkWorker.start.__func__
+parallel.ForkWorker.start = classmethod(lambda cls, *a: started.append(real_start(cls, *a))
+                                        or started[-1])
 assert threading.active_count() == 1, "a fresh process has one thread: fork is safe"
 background = vm.FieldTfidfVectorizer(n_jobs=2, **classic).fit(rows)
 in_fit = dict(local)  # the transforms below count in this process
@@ -439,7 +441,7 @@ assert np.array_equal(serial.idf_, background.idf_)
 assert (a != b).nnz == 0 and a.data.tobytes() == b.data.tobytes()
 assert started and all(w is not None for w in started), started
 # Every step had several tasks; the child took some (unless it failed).
-tasks = {{"_clean_chunk": -(-len(rows) // 9), "_count_raw_chunk": len(rows) // 15}}
+tasks = {{"clean_chunk": -(-len(rows) // 9), "count_raw_chunk": len(rows) // 15}}
 assert all(in_fit.get(name, 0) < n or {broken!r} for name, n in tasks.items()), in_fit
 print("same")
 """
@@ -470,7 +472,7 @@ import multiprocessing, sys, warnings
 sys.path.insert(0, {tests!r})
 warnings.simplefilter("ignore")  # the random corpus has empty articles
 import numpy as np
-import relatedness.vectorize as vm
+import relatedness.features.tfidf as vm
 from relatedness import RelatedArticles
 from conftest import random_corpus
 
@@ -665,7 +667,7 @@ def test_pruned_pair_counts_equal_the_analyzer_path(rng):
     v = vec(ngram_range=(1, 2)).fit(rows)
     cleaned = [v.clean_document(r) for r in rows]
     low, high = 2, 40
-    fast, fast_vocab = v._count(cleaned, None, None, (low, high))
+    fast, fast_vocab = v.count(cleaned, None, None, (low, high))
     plain, plain_vocab = v._count_plain(cleaned, None)
     presence = sum(plain.values(), sp.csr_matrix((len(rows), len(plain_vocab))))
     df = np.bincount(sp.csr_matrix(presence).indices, minlength=len(plain_vocab))

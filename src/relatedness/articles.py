@@ -25,6 +25,7 @@ from .results import ArticleId
 
 __all__ = [
     "Article",
+    "document_fields",
     "Rejected",
     "check_articles",
     "from_dataframe",
@@ -90,6 +91,18 @@ published=None, tags=(), url='')
             "tags": list(self.tags),
             "url": self.url,
         }
+
+
+def document_fields(doc: Any) -> tuple[str, str, Sequence[str]]:
+    """Return ``(title, body, tags)`` of an Article, a mapping, or a bare string (the body)."""
+    if isinstance(doc, str):
+        return "", doc, ()
+    if isinstance(doc, Article):
+        return doc.title, doc.body, doc.tags
+    if isinstance(doc, Mapping):
+        return doc.get("title", "") or "", doc.get("body", "") or "", doc.get("tags", ()) or ()
+    msg = f"a document must be an Article, a dict or a str, got a {type(doc).__name__}."
+    raise InvalidArticleError(msg)
 
 
 @dataclass(frozen=True, slots=True)

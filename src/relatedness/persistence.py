@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from . import params
 from .atomic import atomic_write, sha256_file, sweep_stale_temp
 from .exceptions import ModelFormatError, RelatednessError
-from .vectorize import FieldTfidfVectorizer
+from .features.tfidf import FieldTfidfVectorizer
 
 if TYPE_CHECKING:
     from .recommender import RelatedArticles
@@ -147,7 +147,7 @@ def save_model(model: RelatedArticles, path: str | Path, *, key: bytes | str | N
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "params": model._params_for_manifest(),
         "vectorizer": {
-            "effective_fields": model.vectorizer_._field_weights(),
+            "effective_fields": model.vectorizer_.field_weights(),
             "effective_min_df": params["effective_min_df"],
             "effective_max_df": params["effective_max_df"],
             "n_documents": params["n_documents"],

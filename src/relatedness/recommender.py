@@ -22,12 +22,14 @@ from . import params
 from . import policies as _policies
 from . import text as _text
 from ._topk import outside_window
-from .articles import Article, Rejected, as_datetime, check_articles
+from .articles import Article, Rejected, as_datetime, check_articles, document_fields
 from .exceptions import (
     InvalidArticleError,
     NotFittedError,
     UnknownArticleError,
 )
+from .features.tags import tag_rows
+from .features.tfidf import FieldTfidfVectorizer
 from .index import (
     QueryRules,
     SectionPolicy,
@@ -39,7 +41,6 @@ from .index import (
 from .params import DEFAULTS
 from .results import ArticleId, Explanation, Related, TermContribution
 from .validation import check_k, check_params, interval, one_of
-from .vectorize import FieldTfidfVectorizer, document_fields
 
 __all__ = ["RelatedArticles"]
 
@@ -313,7 +314,7 @@ class RelatedArticles(BaseEstimator):
         # The fit's helper process is forked before the articles are read (see _ForkWorker:
         # forked later, it copies much of this process' memory). Closed by the vectorizer
         # once counted, or here if the articles are refused.
-        worker = vectorizer._start_worker(len(articles) if isinstance(articles, Sized) else None)
+        worker = vectorizer.start_worker(len(articles) if isinstance(articles, Sized) else None)
         try:
             checked = check_articles(
                 articles,
@@ -321,7 +322,7 @@ class RelatedArticles(BaseEstimator):
                 on_duplicate=self.on_duplicate,
                 rejects=rejects,
             )
-            matrix, cleaned = vectorizer._fit_transform_cleaned(checked, worker)
+            matrix, cleaned = vectorizer.fit_transform_cleaned(checked, worker)
         finally:
             if worker is not None:
                 worker.close()
@@ -385,7 +386,7 @@ class RelatedArticles(BaseEstimator):
             ],
             dtype="datetime64[s]",
         )
-        tag_matrix, self._tag_vocabulary = _policies.tag_rows(tags)
+        tag_matrix, self._tag_vocabulary = tag_rows(tags)
         self.index_ = SimilarityIndex(
             matrix,
             codes,
@@ -506,8 +507,8 @@ class RelatedArticles(BaseEstimator):
         cleaned = [vec.clean_document(a) for a in checked]
         rows = vec.transform_cleaned(cleaned)
         norms: list[np.ndarray] = []
-        counts, _ = vec._count(cleaned, vec.vocabulary_)
-        vec._weigh(counts, vec.idf_, norms_out=norms)
+        counts, _ = vec.count(cleaned, vec.vocabulary_)
+        vec.weigh(counts, vec.idf_, norms_out=norms)
         oov_rate, drift = self._drift(cleaned, counts)
         removed = sorted(self.removed_, key=self._row_of.__getitem__)
         self._set_fitted(
@@ -570,10 +571,10 @@ class RelatedArticles(BaseEstimator):
     ) -> tuple[float, float]:
         """Out-of-vocabulary share of the new tokens, and the idf drift they would cause."""
         vec = self.vectorizer_
-        analyzer = vec._analyzer()
+        analyzer = vec.analyzer()
         total = known = 0
         for doc in cleaned:
-            for field_name in vec._field_weights():
+            for field_name in vec.field_weights():
                 terms = analyzer(doc[field_name])
                 total += len(terms)
                 known += sum(t in vec.vocabulary_ for t in terms)
@@ -1370,7 +1371,7 @@ class RelatedArticles(BaseEstimator):
             policy = self.section_policy
             code = self._section_code.get(section, -1)
         tag_matrix = (
-            _policies.tag_rows([list(tags)], self._tag_vocabulary)[0] if self.tag_weight else None
+            tag_rows([list(tags)], self._tag_vocabulary)[0] if self.tag_weight else None
         )
         return self._lists(
             query,
