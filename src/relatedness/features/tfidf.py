@@ -165,7 +165,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
     >>> X = vec.fit_transform([{"title": "Rates held", "body": "The bank held rates."},
     ...                        {"title": "Cup final", "body": "The team won the cup."}])
     >>> X.shape, list(vec.get_feature_names_out()[:3])
-    ((2, 6), ['bank', 'cup', 'final'])
+    ((2, 7), ['bank', 'cup', 'final'])
     """
 
     def __init__(
