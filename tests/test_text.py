@@ -577,6 +577,16 @@ def test_find_recurring_lines_rejects_non_str_texts():
         find_recurring_lines(["a", None])  # type: ignore[list-item]
 
 
+def test_find_recurring_lines_collapsed_only_skips_the_check():
+    """collapsed=True (clean_text output, as the vectorizer passes) finds the same lines."""
+    corpus = [clean_text(_article(i) + (f"\n\n{FOOTER}" if i % 2 else "")) for i in range(20)]
+    expected = frozenset({normalize_line(FOOTER)})
+    assert find_recurring_lines(corpus, collapsed=True) == expected
+    assert find_recurring_lines(corpus) == expected
+    with pytest.raises(ValueError, match="min_share"):
+        find_recurring_lines(corpus, min_share=1.5, collapsed=True)
+
+
 def test_appending_a_footer_everywhere_then_dropping_recurring_lines_is_a_no_op():
     """Metamorphic (BAD_INPUTS row 10): shared boilerplate leaves every text unchanged."""
     originals = [clean_text(_article(i)) for i in range(20)]

@@ -1233,7 +1233,7 @@ def normalize_line(line: str) -> str:
 
 
 def find_recurring_lines(
-    texts: Iterable[str], *, min_share: float = 0.05, min_count: int = 3
+    texts: Iterable[str], *, min_share: float = 0.05, min_count: int = 3, collapsed: bool = False
 ) -> frozenset[str]:
     r"""Find lines that recur in many articles of a corpus (site-wide boilerplate).
 
@@ -1257,6 +1257,11 @@ def find_recurring_lines(
         Share of distinct texts a line must exceed, in ``[0, 1]``.
     min_count : int, default=3
         Minimum number of distinct texts containing the line, ``>= 1``.
+    collapsed : bool, default=False
+        True promises every text is already collapsed, e.g. :func:`clean_text` output
+        (:func:`collapse_whitespace` returns it unchanged); skips that check. A line of a
+        text that is not collapsed is then compared casefolded but with its whitespace
+        as it is.
 
     Returns
     -------
@@ -1288,7 +1293,9 @@ def find_recurring_lines(
     if min_count < 1:
         msg = f"min_count must be an int >= 1, got {min_count!r}."
         raise ValueError(msg)
-    return _find_recurring_lines(texts, min_share=min_share, min_count=int(min_count))
+    return _find_recurring_lines(
+        texts, min_share=min_share, min_count=int(min_count), collapsed=collapsed
+    )
 
 
 def _find_recurring_lines(
