@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relatedness import text as text_module
 from relatedness.text import (
     DEFAULT_BOILERPLATE_RULES,
     BoilerplateRule,
@@ -34,6 +33,7 @@ from relatedness.text import (
     strip_html,
     truncate,
 )
+from relatedness.text import boilerplate as text_module
 
 SEED_PAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed-page.txt"
 
