@@ -8,6 +8,8 @@ test on the scraped seed page reads ../shared/data and skips when it is absent.
 from __future__ import annotations
 
 import doctest
+import importlib
+import pkgutil
 import re
 import string
 import unicodedata
@@ -17,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relatedness import text as text_module
+import relatedness.text as text_package
 from relatedness.text import (
     DEFAULT_BOILERPLATE_RULES,
     BoilerplateRule,
@@ -34,6 +36,9 @@ from relatedness.text import (
     strip_html,
     truncate,
 )
+from relatedness.text import clean as clean_module
+from relatedness.text import html as html_module
+from relatedness.text import unicode as unicode_module
 
 SEED_PAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed-page.txt"
 
@@ -149,7 +154,7 @@ def test_strip_html_falls_back_when_the_parser_raises(monkeypatch):
         msg = "unknown status keyword"
         raise AssertionError(msg)
 
-    monkeypatch.setattr(text_module._TextExtractor, "feed", boom)
+    monkeypatch.setattr(html_module._TextExtractor, "feed", boom)
     raw = "<p>Tom &amp; Jerry</p><script>track()</script>"
     assert strip_html(raw) == "Tom & Jerry"
 
@@ -577,6 +582,16 @@ def test_find_recurring_lines_rejects_non_str_texts():
         find_recurring_lines(["a", None])  # type: ignore[list-item]
 
 
+def test_find_recurring_lines_collapsed_only_skips_the_check():
+    """collapsed=True (clean_text output, as the vectorizer passes) finds the same lines."""
+    corpus = [clean_text(_article(i) + (f"\n\n{FOOTER}" if i % 2 else "")) for i in range(20)]
+    expected = frozenset({normalize_line(FOOTER)})
+    assert find_recurring_lines(corpus, collapsed=True) == expected
+    assert find_recurring_lines(corpus) == expected
+    with pytest.raises(ValueError, match="min_share"):
+        find_recurring_lines(corpus, min_share=1.5, collapsed=True)
+
+
 def test_appending_a_footer_everywhere_then_dropping_recurring_lines_is_a_no_op():
     """Metamorphic (BAD_INPUTS row 10): shared boilerplate leaves every text unchanged."""
     originals = [clean_text(_article(i)) for i in range(20)]
@@ -714,11 +729,39 @@ def test_clean_title_puts_everything_on_one_line():
     assert clean_title("word " * 200, max_chars=20) == "word word word word"
 
 
+def _testmod_package(package, **options) -> doctest.TestResults:
+    """doctest.testmod over a package's face and each of its modules, results summed."""
+    modules = [package] + [
+        importlib.import_module(f"{package.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(package.__path__)
+    ]
+    results = [doctest.testmod(module, **options) for module in modules]
+    return doctest.TestResults(sum(r.failed for r in results), sum(r.attempted for r in results))
+
+
 def test_docstring_examples_run():
     """The Examples sections are part of the contract."""
-    result = doctest.testmod(text_module, optionflags=doctest.ELLIPSIS)
+    result = _testmod_package(text_package, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 20
     assert result.failed == 0
+
+
+_FACE = [
+    "DEFAULT_BOILERPLATE_RULES", "BoilerplateRule", "clean_text", "clean_title",
+    "collapse_whitespace", "drop_controls", "drop_lines", "find_recurring_lines",
+    "make_snippet", "normalize_line", "normalize_unicode", "remove_boilerplate", "strip_html",
+    "truncate",
+]  # fmt: skip
+
+
+def test_package_face_exports_exactly_the_documented_names():
+    """relatedness.text re-exports the public names of its modules, no more, no less."""
+    assert sorted(text_package.__all__) == sorted(_FACE)
+    for name in _FACE:
+        assert getattr(text_package, name) is not None, name
+    namespace: dict[str, object] = {}
+    exec("from relatedness.text import *", namespace)
+    assert sorted(set(namespace) - {"__builtins__"}) == sorted(_FACE)
 
 
 # ------------------------------------------------------------------------------ properties
@@ -841,7 +884,7 @@ def _reference_plain(text: str) -> str:
     for _ in range(4):
         previous = out
         out = normalize_unicode(drop_controls(normalize_unicode(strip_html(out))))
-        if out == previous or not text_module._looks_like_html(out):
+        if out == previous or not html_module.looks_like_html(out):
             break
     return out
 
@@ -865,9 +908,9 @@ def test_fast_paths_equal_the_full_pipeline(seed):
     texts = _nasty_texts(1500, seed)
     texts += ["", " ", "plain ascii text", "two\n\nparagraphs", "tab\there", "a\x00b", "x  y"]
     for t in texts:
-        assert text_module._plain_text(t) == _reference_plain(t), repr(t)
+        assert clean_module._plain_text(t) == _reference_plain(t), repr(t)
         assert collapse_whitespace(t) == _reference_collapse(t), repr(t)
-        assert text_module._is_collapsed(t) == (_reference_collapse(t) == t), repr(t)
+        assert unicode_module.is_collapsed(t) == (_reference_collapse(t) == t), repr(t)
         for max_chars, boilerplate in ((200_000, True), (30, True), (200_000, False)):
             got = clean_text(t, max_chars=max_chars, boilerplate=boilerplate)
             assert got == _reference_clean_text(t, max_chars, boilerplate), repr(t)

@@ -626,7 +626,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
                 lines: frozenset[str] = frozenset()
             else:
                 # clean_text output is collapsed: skip re-checking every body.
-                lines = _text._find_recurring_lines(
+                lines = _text.find_recurring_lines(
                     (c["body"] for c in cleaned),
                     min_share=self.boilerplate_min_share,
                     min_count=3,
