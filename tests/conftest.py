@@ -27,11 +27,11 @@ CLASSIC = {"ngram_range": (1, 1), "idf_power": 1.0, "feedback": 0}
 
 @pytest.fixture
 def all_pairs_calls(monkeypatch) -> list[int]:
-    """The row count of every ``_kernels.all_pairs_topk`` call from here on (each still runs).
+    """The row count of every ``engine.kernels.all_pairs_topk`` call from here on (each still runs).
 
     Skips the test when numba is not installed (the kernel is never called then).
     """
-    kernels = pytest.importorskip("relatedness._kernels")
+    kernels = pytest.importorskip("relatedness.engine.kernels")
     if not kernels.NUMBA_AVAILABLE:
         pytest.skip("numba is not installed")
     calls: list[int] = []

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relatedness import RelatedArticles
-from relatedness._topk import block_rows_for, topk_block
+from relatedness.engine.topk import block_rows, topk_block
 from relatedness.index import SimilarityIndex, rocchio, take_rows, tiebreak_ranks
 
 from .conftest import random_corpus
@@ -85,7 +85,7 @@ def test_index_equals_brute_force_for_every_block_size(rng, policy, working_memo
     index = model.index_
     index.use_kernels = engine
     index.working_memory = working_memory
-    index._transposed.clear()
+    index.forget()
     rows = np.arange(index.n_articles)
     got = index.query(index.matrix, rows, index.section_codes, k, policy)
     want = brute_force(index, k, policy)
@@ -95,8 +95,8 @@ def test_index_equals_brute_force_for_every_block_size(rng, policy, working_memo
 
 
 def test_block_rows_for_covers_one_row_to_all():
-    assert block_rows_for(10**9, 1e-9) == 1
-    assert block_rows_for(100, 1024) > 100_000
+    assert block_rows(10**9, 1e-9) == 1
+    assert block_rows(100, 1024) > 100_000
 
 
 @pytest.mark.parametrize("policy", ["same", "any", "prefer"])
@@ -262,7 +262,7 @@ def test_time_window_reads_a_time_ordered_range_with_the_scipy_answer(rng, param
     rows = dated_corpus(rng, 90)
     fast, slow = compiled_and_scipy(rows, section_policy=policy, k=4, **params)
     assert fast.related_many(fast.ids_) == slow.related_many(slow.ids_)
-    assert any(v is not None for v in fast.index_._by_time_cache.values())
+    assert any("by_time" in names for names in fast.index_.built.values())
 
 
 def test_time_window_is_skipped_when_a_candidate_is_undated(rng):
@@ -272,7 +272,9 @@ def test_time_window_is_skipped_when_a_candidate_is_undated(rng):
     rows[5]["published"] = None
     fast, slow = compiled_and_scipy(rows, section_policy="any", k=4, max_age=3.0)
     assert fast.related_many(fast.ids_) == slow.related_many(slow.ids_)
-    assert list(fast.index_._by_time_cache.values()) == [None]
+    tried = fast.index_.tried
+    assert list(tried) == [-1] and "by_time" in tried[-1]
+    assert "by_time" not in fast.index_.built[-1]
 
 
 @pytest.mark.parametrize(
@@ -304,7 +306,7 @@ def test_shared_pools_score_each_pair_once_with_the_same_lists(
     with model.index_.shared_pools():
         got = [model.related_many(batch) for batch in batches]
     assert got == want
-    assert model.index_._pools is None  # released on exit
+    assert not model.index_.pools_active  # released on exit
     if params.get("allow_newer") is False:
         assert calls == []  # a one-sided window is not symmetric: per-batch kernel
     else:

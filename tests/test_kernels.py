@@ -1,4 +1,4 @@
-"""Oracle tests for the compiled kernels: every path must equal ``_topk.topk_block`` exactly.
+"""Oracle tests for the compiled kernels: every path must equal ``engine.topk.topk_block`` exactly.
 
 Scores are compared with ``==`` (``np.array_equal``), never approximately: the kernels promise
 the bit-identical float64 of the scipy reference (same products, same summation order) and
@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import normalize
 
-from relatedness import _kernels
-from relatedness._topk import topk_block
+from relatedness.engine import kernels as _kernels
+from relatedness.engine.topk import topk_block
 
 pytestmark = pytest.mark.skipif(not _kernels.NUMBA_AVAILABLE, reason="numba is not installed")
 
@@ -370,7 +370,7 @@ def test_import_compiles_nothing():
     """Importing the module (or the package) must not pay numba's compile time."""
     code = (
         "import sys, relatedness; assert 'numba' not in sys.modules; "
-        "from relatedness import _kernels as k; "
+        "from relatedness.engine import kernels as k; "
         "assert all(not f.signatures for f in (k._topk_rows, k._pairs_rows, k.topk_inverted))"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -464,7 +464,7 @@ def test_row_cosines_leaves_the_shared_accumulator_zeroed():
 def test_greedy_lists_equals_the_python_walk(seed, n, threshold, quota, n_lists):
     """The compiled post-pass chooses what policies.select chooses without diversity,
     including held (pinned) rows, empty pools, exact-copy rows and one-row sections."""
-    from relatedness import policies
+    from relatedness.engine import postpass as policies
 
     rng = np.random.default_rng(seed)
     x = sp.random(n, 30, density=0.2, format="csr", dtype=np.float32, random_state=seed)
@@ -504,7 +504,7 @@ import os, sys
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
-from relatedness import _kernels
+from relatedness.engine import kernels as _kernels
 rng = np.random.default_rng(3)
 x = sp.random(400, 60, density=0.2, format="csr", random_state=rng, dtype=np.float32)
 x = normalize(x).astype(np.float32)

@@ -378,7 +378,7 @@ def test_regression_choosing_a_list_compared_the_whole_pool_pairwise(diversity, 
     diversity and max_per_section grew a 6 GiB process that never finished. Only each pick
     against the chosen stories (or, with diversity, each chosen story against the pool)
     is needed, and the choice must not change."""
-    from relatedness import policies
+    from relatedness.engine import postpass as policies
 
     rng = np.random.default_rng(7)
     n, k = 400, 10

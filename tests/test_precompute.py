@@ -250,7 +250,7 @@ def test_fork_backend_scores_each_section_once_before_forking(
     """backend="fork": this process runs each section's pair-once pass (once per section),
     then forked workers write the shards from the inherited pools, never scoring a section
     again, and the bytes are those of an in-process run, for files and SQLite."""
-    import relatedness._kernels as kernels
+    import relatedness.engine.kernels as kernels
 
     rows = random_corpus(np.random.default_rng(SEED + 2), 240, n_sections=3)
     for i, row in enumerate(rows):

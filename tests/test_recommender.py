@@ -88,12 +88,12 @@ def test_warm_up_builds_every_section_structure_and_changes_no_list(params):
         warm = RelatedArticles(min_df=1, k=3, **params).fit(rows)
     assert warm.warm_up() is warm
     index = warm.index_
-    built = dict(index._transposed) | dict(index._by_time_cache)
+    built = index.tried
     assert built  # something was built
     for article_id in warm.ids_:
         assert warm.related(article_id) == cold.related(article_id)
     # Nothing new was built by the queries: warm_up() had built it all.
-    assert (dict(index._transposed) | dict(index._by_time_cache)).keys() == built.keys()
+    assert index.tried == built
 
 
 # ---------------------------------------------------------------- results

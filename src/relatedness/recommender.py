@@ -19,10 +19,20 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from . import params
-from . import policies as _policies
 from . import text as _text
-from ._topk import outside_window
 from .articles import Article, Rejected, as_datetime, check_articles, document_fields
+from .engine import (
+    Rules,
+    SectionPolicy,
+    SimilarityIndex,
+    days_since_epoch,
+    outside_window,
+    rocchio,
+    select,
+    take_rows,
+    tiebreak_ranks,
+    time_rules,
+)
 from .exceptions import (
     InvalidArticleError,
     NotFittedError,
@@ -30,14 +40,6 @@ from .exceptions import (
 )
 from .features.tags import tag_rows
 from .features.tfidf import FieldTfidfVectorizer
-from .index import (
-    QueryRules,
-    SectionPolicy,
-    SimilarityIndex,
-    rocchio,
-    take_rows,
-    tiebreak_ranks,
-)
 from .params import DEFAULTS
 from .results import ArticleId, Explanation, Related, TermContribution
 from .validation import check_k, check_params, interval, one_of
@@ -392,7 +394,7 @@ class RelatedArticles(BaseEstimator):
             codes,
             tiebreak_ranks(ids, stamps),
             self.working_memory,
-            times=_policies.days_since_epoch(published),
+            times=days_since_epoch(published),
             tags=tag_matrix,
         )
         self._empty_rows = np.diff(matrix.indptr) == 0
@@ -636,8 +638,8 @@ class RelatedArticles(BaseEstimator):
 
     def _similarity(self, row: int, others: np.ndarray) -> np.ndarray:
         """Cosines of index row ``row`` with the index rows ``others`` (for choosing a list)."""
-        if self.index_._kernels_ready(None):
-            from ._kernels import row_cosines
+        if self.index_.compiled:
+            from .engine.kernels import row_cosines
 
             return row_cosines(self.index_.matrix, row, others)
         matrix = self.index_.matrix
@@ -653,7 +655,7 @@ class RelatedArticles(BaseEstimator):
         *,
         relax_time: bool = False,
         removal_only: bool = False,
-    ) -> QueryRules:
+    ) -> Rules:
         """The engine's rules for a batch of queries.
 
         ``removal_only`` keeps only the rules that remove candidates (window,
@@ -665,12 +667,12 @@ class RelatedArticles(BaseEstimator):
         use_time = self._uses_time
         max_age = half_life = None
         if use_time:
-            max_age, half_life = _policies.time_rules(
+            max_age, half_life = time_rules(
                 sections, self.max_age, self.recency_half_life, self.section_overrides
             )
             if relax_time:  # the "relax_time" fallback drops the window, keeps the decay
                 max_age = np.full(len(sections), np.inf)
-        return QueryRules(
+        return Rules(
             times=times if use_time else None,
             max_age=max_age,
             half_life=None if removal_only else half_life,
@@ -690,7 +692,7 @@ class RelatedArticles(BaseEstimator):
         pool: int,
         policy: SectionPolicy,
         allowed: np.ndarray,
-        rules: QueryRules,
+        rules: Rules,
         own_rows: bool,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """The engine's top-``pool`` for the queries ``pending`` of a batch (growing pools)."""
@@ -712,7 +714,7 @@ class RelatedArticles(BaseEstimator):
         codes: np.ndarray,
         policy: SectionPolicy,
         allowed: np.ndarray,
-        rules: QueryRules,
+        rules: Rules,
         n_neighbours: int,
         own_rows: bool = False,
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -911,7 +913,7 @@ class RelatedArticles(BaseEstimator):
         k: int,
         policy: SectionPolicy,
         allowed: np.ndarray,
-        rules: QueryRules,
+        rules: Rules,
         held: list[list[int]],
         own_rows: bool = False,
     ) -> list[tuple[list[int], list[float]]]:
@@ -939,7 +941,7 @@ class RelatedArticles(BaseEstimator):
                 if picks is not None:
                     picked = (rows[picks[j]].tolist(), scores[picks[j]].tolist())
                 else:
-                    picked = _policies.select(
+                    picked = select(
                         rows,
                         scores,
                         need[i],
@@ -970,9 +972,9 @@ class RelatedArticles(BaseEstimator):
         no post-pass at all, or no compiled kernels.
         """
         post_pass = self.duplicate_threshold is not None or self.max_per_section is not None
-        if self.diversity > 0 or not post_pass or not self.index_._kernels_ready(None):
+        if self.diversity > 0 or not post_pass or not self.index_.compiled:
             return None
-        from ._kernels import greedy_lists
+        from .engine.kernels import greedy_lists
 
         return greedy_lists(
             self.index_.matrix,
@@ -1077,7 +1079,7 @@ class RelatedArticles(BaseEstimator):
             candidates = np.arange(self.n_articles_)
         mask = allowed[candidates] & ~np.isin(candidates, excluded) & (candidates != own)
         if self._uses_time:
-            ages, _ = _policies.time_rules(
+            ages, _ = time_rules(
                 [section], self.max_age, self.recency_half_life, self.section_overrides
             )
             gap = time - self.index_.times[candidates]
@@ -1088,7 +1090,7 @@ class RelatedArticles(BaseEstimator):
             cosine = sp.csr_matrix(self.index_.matrix[candidates], dtype=np.float64) @ q.T
             candidates = candidates[cosine.toarray().ravel() < self.duplicate_threshold]
         ranked = candidates[np.argsort(self.index_.tiebreak[candidates], kind="stable")]
-        rows, _ = _policies.select(
+        rows, _ = select(
             ranked,
             np.zeros(len(ranked)),
             need,
@@ -1378,7 +1380,7 @@ class RelatedArticles(BaseEstimator):
             np.array([self_row]),
             np.array([code]),
             [section or ""],
-            _policies.days_since_epoch([published]),
+            days_since_epoch([published]),
             tag_matrix,
             k,
             policy=policy,
@@ -1442,7 +1444,7 @@ class RelatedArticles(BaseEstimator):
         cosine = float(sum(products.tolist()))
         decay = 1.0
         if self._uses_time and not np.isnan(time) and not np.isnan(self.index_.times[row]):
-            _, lives = _policies.time_rules(
+            _, lives = time_rules(
                 [section], self.max_age, self.recency_half_life, self.section_overrides
             )
             gap = abs(time - self.index_.times[row])

@@ -1,88 +1,104 @@
-"""Newsroom ranking policies as small pure functions over candidate arrays.
+"""The list post-pass: choose a list from a ranked pool (copies, quotas, MMR diversity).
 
-The façade turns its parameters into data with these helpers: per-query time rules
-(:func:`time_rules`), tag rows (:func:`tag_rows`), and the greedy post-pass that keeps at
-most one story per near-duplicate pair, a per-section quota and MMR diversity
-(:func:`select`). Hard filters (section, exclusions, window, the query's own duplicates) are
-applied inside the scoring engine before top-k; :func:`select` only ever chooses among an
-already-ranked pool and asks for a larger pool when it runs short, so nothing is starved.
+Hard rules are applied inside the engine before top-k; this pass only ever chooses among an
+already-ranked pool. It keeps at most one story of any near-duplicate pair (a copy of a story
+already in the list, or of a pinned one), at most ``max_per_section`` stories per section, and
+re-ranks by maximal marginal relevance when ``diversity > 0``. When it runs short, the caller
+grows the pool (:func:`relatedness.engine.pools.grow`), so no rule starves a list.
+
+:func:`choose` is the entry: the compiled walk for a whole batch when it applies (no
+diversity, numba installed), else :func:`select` per list. Both make the same choices.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
-__all__ = [
-    "FALLBACK_STEPS",
-    "days_since_epoch",
-    "select",
-    "time_rules",
-]
-
-#: Steps a fallback chain may name, tried in order while a list is shorter than k.
-#: "same_section": the model's own section policy (a no-op as a first step, for readability);
-#: "any": stories of every section; "relax_time": drop max_age and allow newer stories;
-#: "latest": the newest stories of the same section, whatever their score (score 0).
-FALLBACK_STEPS = ("same_section", "any", "relax_time", "latest")
-
-_EPOCH = dt.datetime(1970, 1, 1)
+__all__ = ["choose", "row_cosines", "select"]
 
 
-def days_since_epoch(values: Sequence[dt.date | dt.datetime | None]) -> np.ndarray:
-    """Publication times as float days since 1970-01-01; NaN for undated articles."""
-    out = np.full(len(values), np.nan)
-    for i, value in enumerate(values):
-        if value is None:
-            continue
-        if not isinstance(value, dt.datetime):
-            value = dt.datetime(value.year, value.month, value.day)
-        out[i] = (value - _EPOCH).total_seconds() / 86400.0
-    return out
+def row_cosines(matrix: sp.csr_matrix, compiled: bool) -> Callable[[int, np.ndarray], np.ndarray]:
+    """``similarity(row, others)``: cosines of index row ``row`` with the rows ``others``.
+
+    The compiled kernel and the scipy product give the same bits.
+    """
+    if compiled:
+        from .kernels import row_cosines as compiled_row_cosines
+
+        return lambda row, others: compiled_row_cosines(matrix, row, others)
+
+    def similarity(row: int, others: np.ndarray) -> np.ndarray:
+        sub = sp.csr_matrix(matrix[others], dtype=np.float64)
+        return (sub @ sp.csr_matrix(matrix[[row]], dtype=np.float64).T).toarray().ravel()
+
+    return similarity
 
 
-def time_rules(
-    sections: Sequence[str],
-    max_age: float | None,
-    half_life: float | None,
-    overrides: Mapping[str, Mapping[str, float | None]] | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-query ``max_age`` and ``half_life`` in days (inf = none), with section overrides.
+def choose(
+    matrix: sp.csr_matrix,
+    sections: np.ndarray,
+    pools: Sequence[tuple[np.ndarray, np.ndarray]],
+    need: Sequence[int],
+    held: Sequence[Sequence[int]],
+    *,
+    duplicate_threshold: float | None,
+    max_per_section: int | None,
+    diversity: float,
+    compiled: bool,
+) -> list[tuple[list[int], list[float]]]:
+    """The post-pass of a batch of lists: per pool, the rows and scores chosen, in order.
 
     Parameters
     ----------
-    sections : sequence of str
-        The query articles' sections.
-    max_age, half_life : float or None
-        The model-wide defaults, in days.
-    overrides : dict, optional
-        ``{section: {"max_age": days or None, "recency_half_life": days or None}}``; a key
-        present with ``None`` turns the rule off for that section, an absent key keeps the
-        default.
-
-    Examples
-    --------
-    >>> ages, lives = time_rules(["politics", "culture"], 365, 30,
-    ...                          {"culture": {"recency_half_life": 365}})
-    >>> ages.tolist(), lives.tolist()
-    ([365.0, 365.0], [30.0, 365.0])
+    matrix : csr_matrix
+        The index rows (for the cosines between candidates).
+    sections : ndarray of int
+        Section code of every index row.
+    pools : sequence of (rows, scores)
+        Each list's ranked pool, best first.
+    need : sequence of int
+        How many each list still needs.
+    held : sequence of sequence of int
+        Rows already in each list (pinned): counted for duplicates and quotas.
+    duplicate_threshold, max_per_section, diversity
+        The rules (see :func:`select`).
+    compiled : bool
+        Use the compiled walk where it applies.
     """
-    inf = float("inf")
-    default_age = inf if max_age is None else float(max_age)
-    default_life = inf if half_life is None else float(half_life)
-    ages = np.full(len(sections), default_age)
-    lives = np.full(len(sections), default_life)
-    for section, rule in (overrides or {}).items():
-        which = np.fromiter((s == section for s in sections), bool, len(sections))
-        if "max_age" in rule:
-            ages[which] = inf if rule["max_age"] is None else float(rule["max_age"])
-        if "recency_half_life" in rule:
-            life = rule["recency_half_life"]
-            lives[which] = inf if life is None else float(life)
-    return ages, lives
+    if compiled and diversity <= 0:
+        from .kernels import greedy_lists
+
+        picks = greedy_lists(
+            matrix,
+            [rows for rows, _ in pools],
+            held,
+            need,
+            duplicate_threshold=duplicate_threshold,
+            max_per_section=max_per_section,
+            sections=sections,
+        )
+        return [
+            (rows[pick].tolist(), scores[pick].tolist())
+            for (rows, scores), pick in zip(pools, picks, strict=True)
+        ]
+    similarity = row_cosines(matrix, compiled)
+    return [
+        select(
+            rows,
+            scores,
+            n,
+            similarity=similarity,
+            duplicate_threshold=duplicate_threshold,
+            max_per_section=max_per_section,
+            sections=sections,
+            diversity=float(diversity),
+            held=h,
+        )
+        for (rows, scores), n, h in zip(pools, need, held, strict=True)
+    ]
 
 
 def select(
@@ -176,10 +192,3 @@ def select(
     out_rows = [int(all_rows[p]) for p in chosen]
     out_scores = [float(scores[p - offset]) for p in chosen]
     return out_rows, out_scores
-
-
-def pairs_to_json(mapping: Mapping[Any, Sequence[Any]] | None) -> list[list[Any]] | None:
-    """``{id: [ids]}`` as ``[[id, [ids]], ...]``: JSON object keys would turn int ids to str."""
-    if mapping is None:
-        return None
-    return [[key, list(values)] for key, values in mapping.items()]

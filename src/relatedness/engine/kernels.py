@@ -1,6 +1,6 @@
 """Compiled kernels for exact cosine top-k: inverted-index accumulate, heap top-k, all-pairs.
 
-This is the fast path behind :func:`relatedness._topk.topk_block`, with the same contract, bit
+This is the fast path behind :func:`relatedness.engine.topk.topk_block`, with the same contract, bit
 for bit:
 
 - the score of a pair ``(q, j)`` is the float64 sum, over ``q``'s terms in ascending column
@@ -22,8 +22,9 @@ The kernels score a query against *one inverted index*: the transposed rows of a
 set, with candidate *positions* ``0 .. n_c - 1`` as its columns (:func:`inverted_index` builds
 one from any subset of rows, in any order). Candidates outside that index cost nothing, so:
 
-- **section**: build one inverted index per section, once (``SimilarityIndex`` already caches
-  one per section); a same-section query only walks its own section's postings;
+- **section**: build one inverted index per section, once (each candidate set of
+  :mod:`relatedness.engine.candidates` keeps its own); a same-section query only walks its
+  own section's postings;
 - **date window**: order a section's candidates by date when building its index; a window is
   then a contiguous range of positions ``[lo, hi)`` (two ``np.searchsorted`` calls on the sorted
   dates) and ``window=(lo, hi)`` makes the kernel binary-search each posting list to that range,
@@ -63,7 +64,7 @@ indices (no wraparound checks, ~1.5x) and scoring each pair once (2x).
 
 Numba is optional: this module imports without it (``NUMBA_AVAILABLE`` is then ``False``) and
 the wrappers raise :class:`ImportError` when called, so the core can fall back to
-:func:`relatedness._topk.topk_block`. Nothing is compiled at import; the first call compiles
+:func:`relatedness.engine.topk.topk_block`. Nothing is compiled at import; the first call compiles
 (about a second per kernel) and ``cache=True`` lets later processes load the machine code.
 """
 
@@ -80,7 +81,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-try:  # numba is an optional accelerator; the scipy path in _topk works without it.
+try:  # numba is an optional accelerator; the reference backend works without it.
     import numba
 except ImportError:  # pragma: no cover - exercised only where numba is absent
     numba = None  # type: ignore[assignment]
@@ -110,7 +111,7 @@ def _require_numba() -> None:
     if not NUMBA_AVAILABLE:
         msg = (
             "the fast kernels need numba (pip install numba); "
-            "use relatedness._topk.topk_block instead"
+            "use relatedness.engine.topk.topk_block instead"
         )
         raise ImportError(msg)
 
@@ -549,7 +550,7 @@ def _greedy_lists(
     indptr, indices, data, pool_rows, pool_ptr, held_rows, held_ptr, need, threshold,
     max_per_section, sections, per_section, acc, out_pos, out_count,
 ):  # fmt: skip
-    """The greedy pass of ``policies.select`` without diversity, for many lists at once.
+    """The greedy pass of ``postpass.select`` without diversity, for many lists at once.
 
     List ``i`` walks its pool ``pool_rows[pool_ptr[i]:pool_ptr[i + 1]]`` best first after its
     held rows, skipping a row whose section already has ``max_per_section`` rows (``< 0``:
@@ -702,7 +703,7 @@ def greedy_lists(
     max_per_section: int | None,
     sections: np.ndarray,
 ) -> list[np.ndarray]:
-    """Per list, the pool positions ``policies.select`` chooses when ``diversity == 0``.
+    """Per list, the pool positions ``postpass.select`` chooses when ``diversity == 0``.
 
     One compiled call for a whole batch of lists (the Python walk asks for a few cosines per
     list, each call costing more than its arithmetic). Same rules, same order, same bits.
@@ -771,7 +772,7 @@ def topk_block_fast(
     n_jobs: int = 1,
     block_rows: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-``k`` candidates for each query row; same contract as ``_topk.topk_block``.
+    """Exact top-``k`` candidates for each query row; same contract as ``engine.topk.topk_block``.
 
     Parameters
     ----------
