@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
 
     from relatedness.articles import load_articles
-    from relatedness.evaluate import _expand_grid, grid_search, grid_table
+    from relatedness.evaluate import grid_search, grid_table
+    from relatedness.evaluate.metrics import _expand_grid
 
     articles = load_articles(args.articles)
     if args.quick:

@@ -58,13 +58,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from .articles import Article, as_datetime, check_articles
-from .results import ArticleId
+from ..articles import Article, as_datetime, check_articles
+from ..results import ArticleId
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     import pandas as pd
 
-    from .recommender import RelatedArticles
+    from ..recommender import RelatedArticles
 
 __all__ = [
     "METRIC_LABELS",
@@ -140,7 +140,7 @@ def _records(articles: Any) -> list[dict[str, Any]]:
     for ranking), but evaluation needs it.
     """
     if hasattr(articles, "to_dict") and hasattr(articles, "columns"):
-        from .articles import FIELDS, from_dataframe
+        from ..articles import FIELDS, from_dataframe
 
         # The library's reader turns pandas' missing markers into None; other columns
         # (labels) are copied over as they are.
@@ -163,7 +163,7 @@ def _records(articles: Any) -> list[dict[str, Any]]:
 
 def _validated(records: list[dict[str, Any]]) -> list[Article]:
     """The articles as the library sees them (same checks as ``fit``: parsed dates etc.)."""
-    from .articles import FIELDS
+    from ..articles import FIELDS
 
     return check_articles({k: v for k, v in r.items() if k in FIELDS} for r in records)
 
@@ -1747,7 +1747,7 @@ def model_for(
     >>> model_for({"title_weight": 0.0, "min_df": 3}).get_params()["fields"]
     {'title': 0.0, 'body': 1.0, 'tags': 1.0}
     """
-    from .recommender import RelatedArticles
+    from ..recommender import RelatedArticles
 
     base = {"section_policy": "any"} if base_params is None else base_params
     return RelatedArticles(k=k, **_model_params(point, base))
