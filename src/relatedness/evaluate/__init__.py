@@ -45,22 +45,15 @@ dates, twin recall without twins, section purity with fewer than two sections.
 from __future__ import annotations
 
 from .metrics import (
-    METRIC_LABELS,
     age_gaps,
     appearance_counts,
-    compare,
-    corpus_profile,
     coverage,
     cross_validate,
     empty_share,
     evaluate_lists,
-    evaluate_model,
-    evaluate_systems,
-    format_table,
     freshness,
     gini,
     grid_search,
-    grid_table,
     intra_list_similarity,
     kfold_ids,
     labels_from,
@@ -70,7 +63,6 @@ from .metrics import (
     model_lists,
     overlap_at_k,
     precision_curve,
-    render_box,
     rocchio_lists,
     section_purity,
     split_halves,
@@ -78,6 +70,18 @@ from .metrics import (
     tfidf_baseline,
     twin_groups,
     twin_recall,
+)
+from .report import (
+    compare,
+    corpus_profile,
+    evaluate_model,
+    evaluate_systems,
+    grid_table,
+    render_box,
+)
+from .tables import (
+    METRIC_LABELS,
+    format_table,
 )
 
 __all__ = [

@@ -45,7 +45,6 @@ dates, twin recall without twins, section purity with fewer than two sections.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import itertools
 import math
 import random
@@ -60,29 +59,21 @@ import scipy.sparse as sp
 
 from ..articles import Article, as_datetime, check_articles
 from ..results import ArticleId
+from .tables import format_value
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
-    import pandas as pd
-
     from ..recommender import RelatedArticles
 
 __all__ = [
-    "METRIC_LABELS",
     "age_gaps",
     "appearance_counts",
-    "compare",
-    "corpus_profile",
     "coverage",
     "cross_validate",
     "empty_share",
     "evaluate_lists",
-    "evaluate_model",
-    "evaluate_systems",
-    "format_table",
     "freshness",
     "gini",
     "grid_search",
-    "grid_table",
     "intra_list_similarity",
     "kfold_ids",
     "labels_from",
@@ -92,7 +83,6 @@ __all__ = [
     "model_lists",
     "overlap_at_k",
     "precision_curve",
-    "render_box",
     "rocchio_lists",
     "section_purity",
     "split_halves",
@@ -103,29 +93,6 @@ __all__ = [
 ]
 
 Lists = Mapping[Any, Sequence[Any]]
-System = Any  # a fitted RelatedArticles, a callable (articles, k=...) -> lists, or lists
-
-#: Display names of the result keys; ``{k}`` is filled in by :func:`format_table`.
-METRIC_LABELS: dict[str, str] = {
-    "k": "k",
-    "section_policy": "section policy",
-    "n_articles": "articles",
-    "n_queries": "labelled queries",
-    "precision_at_k": "P@{k}",
-    "map_at_k": "MAP@{k}",
-    "ndcg_at_k": "nDCG@{k}",
-    "n_twins": "articles with a twin",
-    "twin_recall": "twin recall",
-    "coverage": "coverage",
-    "gini": "Gini of appearances",
-    "empty_share": "empty-list share",
-    "intra_list_similarity": "intra-list similarity",
-    "section_purity": "section purity",
-    "median_age_gap_days": "median age gap (days)",
-    "mean_age_gap_days": "mean age gap (days)",
-    "latency_p50_ms": "related() p50 (ms)",
-    "latency_p99_ms": "related() p99 (ms)",
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,7 +100,7 @@ METRIC_LABELS: dict[str, str] = {
 # --------------------------------------------------------------------------------------------
 
 
-def _records(articles: Any) -> list[dict[str, Any]]:
+def as_records(articles: Any) -> list[dict[str, Any]]:
     """Articles (dicts, :class:`Article` or a DataFrame) as plain dicts, keeping extra keys.
 
     Extra keys matter here: ``labels`` is dropped by :func:`check_articles` (labels are never
@@ -161,7 +128,7 @@ def _records(articles: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _validated(records: list[dict[str, Any]]) -> list[Article]:
+def validated(records: list[dict[str, Any]]) -> list[Article]:
     """The articles as the library sees them (same checks as ``fit``: parsed dates etc.)."""
     from ..articles import FIELDS
 
@@ -204,7 +171,7 @@ def labels_from(articles: Any, label: str = "auto") -> dict[ArticleId, frozenset
     True
     """
     out: dict[ArticleId, frozenset[str]] = {}
-    for record in _records(articles):
+    for record in as_records(articles):
         if label == "auto":
             found = _as_label_set(record.get("labels"))
             if not found:
@@ -215,7 +182,7 @@ def labels_from(articles: Any, label: str = "auto") -> dict[ArticleId, frozenset
     return out
 
 
-def _as_lists(lists: Lists) -> dict[ArticleId, list[ArticleId]]:
+def as_lists(lists: Lists) -> dict[ArticleId, list[ArticleId]]:
     """Lists of ids; entries may also be :class:`~relatedness.Related` (their ``id`` is used)."""
     out: dict[ArticleId, list[ArticleId]] = {}
     for query, items in lists.items():
@@ -345,7 +312,7 @@ def evaluate_lists(
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         msg = f"k must be an int >= 1, got {k!r}."
         raise ValueError(msg)
-    lists = _as_lists(lists)
+    lists = as_lists(lists)
     relevant_total = _relevant_counts(labels)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     precisions: list[float] = []
@@ -427,7 +394,7 @@ def twin_groups(articles: Any) -> list[list[ArticleId]]:
     [[1, 3]]
     """
     by_body: dict[str, list[ArticleId]] = defaultdict(list)
-    for record in _records(articles):
+    for record in as_records(articles):
         body = record.get("body")
         if isinstance(body, str) and body.strip():
             by_body[body.strip()].append(record["id"])
@@ -455,7 +422,7 @@ def twin_recall(lists: Lists, articles: Any) -> float | None:
     >>> twin_recall({"a": ["b", "c"], "b": ["c", "a"], "c": []}, corpus)
     0.5
     """
-    lists = _as_lists(lists)
+    lists = as_lists(lists)
     hits = total = 0
     for group in twin_groups(articles):
         members = set(group)
@@ -488,7 +455,7 @@ def appearance_counts(lists: Lists, all_ids: Iterable[ArticleId]) -> dict[Articl
     {'a': 1, 'b': 1, 'c': 1, 'd': 0}
     """
     counts = dict.fromkeys(all_ids, 0)
-    for items in _as_lists(lists).values():
+    for items in as_lists(lists).values():
         for item in items:
             if item in counts:
                 counts[item] += 1
@@ -602,7 +569,7 @@ def intra_list_similarity(
     """
     x = sp.csr_matrix(matrix, dtype=np.float64)
     rows_per_list = [
-        [row_of[i] for i in items if i in row_of] for items in _as_lists(lists).values()
+        [row_of[i] for i in items if i in row_of] for items in as_lists(lists).values()
     ]
     rows_per_list = [r for r in rows_per_list if len(r) >= 2]
     if not rows_per_list:
@@ -654,7 +621,7 @@ def age_gaps(
     days = {i: _days(p) for i, p in published.items() if p is not None}
     gaps = [
         days[item] - days[query]
-        for query, items in _as_lists(lists).items()
+        for query, items in as_lists(lists).items()
         if query in days
         for item in items
         if item in days
@@ -727,7 +694,7 @@ def section_purity(lists: Lists, sections: Mapping[ArticleId, str]) -> float | N
         return None
     shares = [
         sum(sections.get(item) == sections[query] for item in items) / len(items)
-        for query, items in _as_lists(lists).items()
+        for query, items in as_lists(lists).items()
         if items and sections.get(query)
     ]
     return float(np.mean(shares)) if shares else None
@@ -753,7 +720,7 @@ def overlap_at_k(lists_a: Lists, lists_b: Lists, k: int) -> float | None:
     >>> overlap_at_k({"a": ["b", "c"], "b": ["a"]}, {"a": ["c", "d"], "b": ["a"]}, k=2)
     0.75
     """
-    a, b = _as_lists(lists_a), _as_lists(lists_b)
+    a, b = as_lists(lists_a), as_lists(lists_b)
     shares = []
     for query in a.keys() & b.keys():
         top_a, top_b = set(a[query][:k]), set(b[query][:k])
@@ -917,7 +884,7 @@ def tfidf_baseline(articles: Any, k: int = 10) -> dict[ArticleId, list[ArticleId
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    docs = _validated(_records(articles))
+    docs = validated(as_records(articles))
     ids = [a.id for a in docs]
     x = sp.csr_matrix(TfidfVectorizer().fit_transform(_title_body(docs)), dtype=np.float64)
     found = _exact_topk(
@@ -974,7 +941,7 @@ def mlt_baseline(
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
-    docs = _validated(_records(articles))
+    docs = validated(as_records(articles))
     ids = [a.id for a in docs]
     n = len(ids)
     counter = CountVectorizer(lowercase=True, stop_words="english")
@@ -1123,443 +1090,6 @@ def rocchio_lists(
 
 
 # --------------------------------------------------------------------------------------------
-# One call per model, several systems, tables
-# --------------------------------------------------------------------------------------------
-
-
-def _list_metrics(
-    lists: dict[ArticleId, list[ArticleId]],
-    *,
-    k: int,
-    all_ids: Sequence[ArticleId],
-    labels: Mapping[ArticleId, Collection[str]],
-    articles: Sequence[Mapping[str, Any]],
-    sections: Mapping[ArticleId, str],
-    published: Mapping[ArticleId, Any],
-    matrix: Any = None,
-    row_of: Mapping[ArticleId, int] | None = None,
-) -> dict[str, Any]:
-    relevance = evaluate_lists(lists, labels, k)
-    counts = appearance_counts(lists, all_ids)
-    fresh = freshness(lists, published)
-    twins = {i for group in twin_groups(articles) for i in group}
-    return {
-        "k": k,
-        "n_articles": len(all_ids),
-        "n_queries": relevance["n_queries"],
-        "precision_at_k": relevance["precision_at_k"],
-        "map_at_k": relevance["map_at_k"],
-        "ndcg_at_k": relevance["ndcg_at_k"],
-        "n_twins": len(twins & lists.keys()),
-        "twin_recall": twin_recall(lists, articles),
-        "coverage": coverage(lists, all_ids) if counts else None,
-        "gini": gini(counts.values()) if counts else None,
-        "empty_share": empty_share(lists),
-        "intra_list_similarity": (
-            None if matrix is None or row_of is None
-            else intra_list_similarity(lists, matrix, row_of)
-        ),
-        "section_purity": section_purity(lists, sections),
-        "median_age_gap_days": fresh["median_age_gap_days"],
-        "mean_age_gap_days": fresh["mean_age_gap_days"],
-    }
-
-
-def _is_model(system: Any) -> bool:
-    return hasattr(system, "related_many") and hasattr(system, "index_")
-
-
-def _warn_if_trivial(model: Any, label: str, labels_given: bool) -> None:
-    # With labels taken from sections, section_policy="same" guarantees relevant results:
-    # precision would measure the policy, not the ranking.
-    if (
-        not labels_given
-        and label in ("auto", "section")
-        and getattr(model, "section_policy", None) == "same"
-        and len([s for s in model.section_names_ if s]) >= 2
-    ):
-        warnings.warn(
-            "the model uses section_policy='same' and the labels fall back to sections, so "
-            "label metrics are trivially high; refit with section_policy='any' to measure the "
-            "ranking.",
-            UserWarning,
-            stacklevel=3,
-        )
-
-
-def evaluate_model(
-    model: RelatedArticles,
-    articles: Any,
-    k: int = 10,
-    label: str = "auto",
-    *,
-    labels: Mapping[ArticleId, Collection[str]] | None = None,
-    latency_n: int = 200,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Evaluate a fitted model on its corpus: every metric of this module in one flat dict.
-
-    Parameters
-    ----------
-    model : RelatedArticles
-        Fitted on ``articles``. Measure the ranking with ``section_policy="any"`` when the
-        labels are the sections (``"same"`` makes label metrics trivially high and warns).
-    articles : iterable of dict or Article, or a pandas DataFrame
-        The corpus (for labels and twin bodies); articles the model does not hold are ignored.
-    k : int, default 10
-    label : str, default "auto"
-        Where labels come from (see :func:`labels_from`); ignored when ``labels`` is given.
-    labels : mapping of id to collection of str, optional
-    latency_n : int, default 200
-        Single ``related()`` calls timed; 0 skips latency (``None`` in the result).
-    seed : int, default 0
-
-    Returns
-    -------
-    dict
-        Keys of :data:`METRIC_LABELS`: ``k``, ``section_policy``, ``n_articles``,
-        ``n_queries``, ``precision_at_k``, ``map_at_k``, ``ndcg_at_k``, ``n_twins``,
-        ``twin_recall``, ``coverage``, ``gini``, ``empty_share``, ``intra_list_similarity``,
-        ``section_purity``, ``median_age_gap_days``, ``mean_age_gap_days``,
-        ``latency_p50_ms``, ``latency_p99_ms``. Undefined values are ``None``: label metrics
-        when no article has a label (e.g. the bundled sample, which has no sections),
-        freshness without dates, twin recall without identical bodies.
-
-    Notes
-    -----
-    The lists are the model's own, with every policy it is configured with. A duplicate
-    policy (``duplicate_threshold``, when the library has it) removes identical copies from
-    the lists on purpose, so twin recall is then 0 by design; fit with
-    ``duplicate_threshold=None`` to measure the ranking itself.
-
-    Examples
-    --------
-    >>> from relatedness import RelatedArticles, load_sample
-    >>> sample = load_sample()
-    >>> result = evaluate_model(RelatedArticles(k=5).fit(sample), sample, k=5, latency_n=0)
-    >>> result["precision_at_k"] is None, 0 < result["coverage"] <= 1
-    (True, True)
-    """
-    _warn_if_trivial(model, label, labels is not None)
-    records = _records(articles)
-    held = set(model.ids_)
-    records = [r for r in records if r.get("id") in held]
-    if labels is None:
-        labels = labels_from(records, label)
-    lists = model_lists(model, k=k)
-    row_of = {article_id: row for row, article_id in enumerate(model.ids_)}
-    result: dict[str, Any] = {"k": k, "section_policy": model.section_policy}
-    result.update(
-        _list_metrics(
-            lists,
-            k=k,
-            all_ids=model.ids_,
-            labels=labels,
-            articles=records,
-            sections=dict(zip(model.ids_, model.sections_, strict=True)),
-            published=dict(zip(model.ids_, model.published_, strict=True)),
-            matrix=model.index_.matrix,
-            row_of=row_of,
-        )
-    )
-    timing = latency(model, k=k, n=latency_n, seed=seed) if latency_n else {}
-    result["latency_p50_ms"] = timing.get("latency_p50_ms")
-    result["latency_p99_ms"] = timing.get("latency_p99_ms")
-    return result
-
-
-def evaluate_systems(
-    systems: Mapping[str, System],
-    articles: Any,
-    k: int = 10,
-    label: str = "auto",
-    *,
-    labels: Mapping[ArticleId, Collection[str]] | None = None,
-    reference: RelatedArticles | None = None,
-    latency_n: int = 0,
-) -> dict[str, dict[str, Any]]:
-    """Score several systems on one corpus with the same code: ``{name: metrics}``.
-
-    Parameters
-    ----------
-    systems : mapping of name to system
-        A system is a fitted :class:`~relatedness.RelatedArticles`, a callable
-        ``f(articles, k=k) -> lists`` (e.g. :func:`tfidf_baseline`, :func:`mlt_baseline`),
-        or precomputed lists (cut to ``k``).
-    articles : iterable of dict or Article, or a pandas DataFrame
-        The corpus all systems were built on.
-    k : int, default 10
-    label : str, default "auto"
-    labels : mapping of id to collection of str, optional
-    reference : RelatedArticles, optional
-        Whose rows measure intra-list similarity for every system (one space, so the numbers
-        compare); default: the first model in ``systems``; ``None`` in the result without one.
-    latency_n : int, default 0
-        Single calls timed for each model (latency is ``None`` for other systems).
-
-    Returns
-    -------
-    dict
-        ``name -> dict`` with the keys of :func:`evaluate_model`.
-
-    Examples
-    --------
-    >>> corpus = [{"id": "a", "body": "bank rates", "section": "x"},
-    ...           {"id": "b", "body": "bank rates held", "section": "x"},
-    ...           {"id": "c", "body": "cup final", "section": "y"},
-    ...           {"id": "d", "body": "cup final win", "section": "y"}]
-    >>> out = evaluate_systems({"tfidf": tfidf_baseline}, corpus, k=1)
-    >>> out["tfidf"]["precision_at_k"]
-    1.0
-    """
-    records = _records(articles)
-    docs = _validated(records)
-    all_ids = [a.id for a in docs]
-    labels_given = labels is not None
-    if labels is None:
-        labels = labels_from(records, label)
-    if reference is None:
-        reference = next((s for s in systems.values() if _is_model(s)), None)
-    matrix = row_of = None
-    if reference is not None:
-        matrix = reference.index_.matrix
-        row_of = {article_id: row for row, article_id in enumerate(reference.ids_)}
-    sections = {a.id: a.section for a in docs}
-    published = {a.id: a.published for a in docs}
-    out: dict[str, dict[str, Any]] = {}
-    for name, system in systems.items():
-        policy = None
-        if _is_model(system):
-            _warn_if_trivial(system, label, labels_given)
-            lists = model_lists(system, k=k)
-            policy = system.section_policy
-        elif callable(system):
-            lists = _as_lists(system(docs, k=k))
-        else:
-            # Precomputed lists may be longer (e.g. built once for a P@k curve): every metric
-            # is taken at k.
-            lists = {q: items[:k] for q, items in _as_lists(system).items()}
-        result: dict[str, Any] = {"k": k, "section_policy": policy}
-        result.update(
-            _list_metrics(
-                lists,
-                k=k,
-                all_ids=all_ids,
-                labels=labels,
-                articles=records,
-                sections=sections,
-                published=published,
-                matrix=matrix,
-                row_of=row_of,
-            )
-        )
-        timing = (
-            latency(system, k=k, n=latency_n) if latency_n and _is_model(system) else {}
-        )
-        result["latency_p50_ms"] = timing.get("latency_p50_ms")
-        result["latency_p99_ms"] = timing.get("latency_p99_ms")
-        out[name] = result
-    return out
-
-
-def compare(
-    systems: Mapping[str, System],
-    articles: Any,
-    k: int = 10,
-    label: str = "auto",
-    **kwargs: Any,
-) -> pd.DataFrame:
-    """:func:`evaluate_systems` as a pandas DataFrame: one row per system.
-
-    Parameters
-    ----------
-    systems, articles, k, label, **kwargs
-        As :func:`evaluate_systems`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index: system names; columns: metric keys; ``None`` becomes NaN.
-
-    Examples
-    --------
-    >>> corpus = [{"id": "a", "body": "bank rates"}, {"id": "b", "body": "bank rates held"}]
-    >>> compare({"tfidf": tfidf_baseline}, corpus, k=1)["coverage"].tolist()
-    [1.0]
-    """
-    import pandas as pd
-
-    results = evaluate_systems(systems, articles, k, label, **kwargs)
-    frame = pd.DataFrame.from_dict(results, orient="index")
-    frame.index.name = "system"
-    return frame
-
-
-def _format_value(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
-    if isinstance(value, float | np.floating):
-        return f"{float(value):.3f}" if abs(value) < 100 else f"{float(value):,.1f}"
-    return str(value)
-
-
-def format_table(results: Mapping[str, Any]) -> str:
-    """Render evaluation results as a plain-text table.
-
-    Parameters
-    ----------
-    results : dict
-        One system's flat dict (:func:`evaluate_model`): two columns, metric and value. Or
-        ``{name: dict}`` (:func:`evaluate_systems`): one column per system.
-
-    Returns
-    -------
-    str
-        Metric names use :data:`METRIC_LABELS` with ``k`` filled in; ``None`` prints as
-        ``-``; floats with 3 decimals.
-
-    Examples
-    --------
-    >>> print(format_table({"k": 10, "precision_at_k": 0.9213, "twin_recall": None}))
-    metric       value
-    k               10
-    P@10         0.921
-    twin recall      -
-    """
-    many = bool(results) and all(isinstance(v, Mapping) for v in results.values())
-    columns: dict[str, Mapping[str, Any]] = (
-        {str(name): r for name, r in results.items()} if many else {"value": results}
-    )
-    keys = list(dict.fromkeys(key for r in columns.values() for key in r))
-    k = next((r["k"] for r in columns.values() if "k" in r), "k")
-
-    def name_of(key: str) -> str:
-        return METRIC_LABELS.get(key, key).format(k=k)
-
-    header = ["metric", *columns]
-    body = [[name_of(key), *(_format_value(r.get(key)) for r in columns.values())] for key in keys]
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    lines = []
-    for row in [header, *body]:
-        cells = [row[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------------------------
-# Corpus profile and rendered boxes (for notebooks and reports)
-# --------------------------------------------------------------------------------------------
-
-
-def corpus_profile(articles: Any, label: str = "auto") -> dict[str, Any]:
-    """Describe a corpus: size, sections, labels, dates, lengths, twins.
-
-    Parameters
-    ----------
-    articles : iterable of dict or Article, or a pandas DataFrame
-    label : str, default "auto"
-
-    Returns
-    -------
-    dict
-        ``n_articles``, ``sections`` (name -> count, ``""`` = none), ``labels`` (label ->
-        count), ``dated_share``, ``first_date``, ``last_date`` (ISO or ``None``),
-        ``body_words_median``, ``body_words_p10``, ``body_words_p90``,
-        ``title_words_median``, ``empty_bodies``, ``twin_groups``, ``articles_with_twin``.
-
-    Examples
-    --------
-    >>> p = corpus_profile([{"id": 1, "body": "a b c", "section": "x"}, {"id": 2, "body": ""}])
-    >>> p["n_articles"], p["sections"], p["empty_bodies"]
-    (2, {'': 1, 'x': 1}, 1)
-    """
-    records = _records(articles)
-    docs = _validated(records)
-    sections: dict[str, int] = defaultdict(int)
-    for a in docs:
-        sections[a.section] += 1
-    label_counts: dict[str, int] = defaultdict(int)
-    for found in labels_from(records, label).values():
-        for lab in found:
-            label_counts[lab] += 1
-    dates = sorted(as_datetime(a.published) for a in docs if a.published is not None)
-    body_words = np.array([len(a.body.split()) for a in docs], dtype=np.float64)
-    title_words = np.array([len(a.title.split()) for a in docs], dtype=np.float64)
-    groups = twin_groups(records)
-    has = len(docs) > 0
-    return {
-        "n_articles": len(docs),
-        "sections": dict(sorted(sections.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "labels": dict(sorted(label_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "dated_share": len(dates) / len(docs) if has else None,
-        "first_date": dates[0].date().isoformat() if dates else None,
-        "last_date": dates[-1].date().isoformat() if dates else None,
-        "body_words_median": float(np.median(body_words)) if has else None,
-        "body_words_p10": float(np.percentile(body_words, 10)) if has else None,
-        "body_words_p90": float(np.percentile(body_words, 90)) if has else None,
-        "title_words_median": float(np.median(title_words)) if has else None,
-        "empty_bodies": int(sum(not a.body.strip() for a in docs)),
-        "twin_groups": len(groups),
-        "articles_with_twin": sum(len(g) for g in groups),
-    }
-
-
-def render_box(
-    model: RelatedArticles, article_id: ArticleId, k: int = 5, *, html_output: bool = False
-) -> str:
-    """Render the "Related articles" box of one article, as a site would show it.
-
-    Parameters
-    ----------
-    model : RelatedArticles
-        Fitted.
-    article_id : str or int
-    k : int, default 5
-    html_output : bool, default False
-        ``True``: an HTML fragment (escaped; links when articles have URLs). ``False``: text.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> from relatedness import RelatedArticles, load_sample
-    >>> model = RelatedArticles(k=3).fit(load_sample())
-    >>> render_box(model, model.ids_[0], k=2).splitlines()[0].startswith("Related to:")
-    True
-    """
-    row = model.ids_.index(article_id)
-    title = model.titles_[row]
-    items = model.related(article_id, k)
-    if not html_output:
-        lines = [f"Related to: {title} [{model.sections_[row] or '-'}]"]
-        for r in items:
-            date = r.published.isoformat()[:10] if r.published else "undated"
-            lines.append(f"  {r.score:.3f}  {r.title}  [{r.section or '-'}, {date}]")
-            lines.append(f"         {r.snippet}")
-        if not items:
-            lines.append("  (nothing related)")
-        return "\n".join(lines)
-    parts = [f"<div class='related'><h4>Related to: {html.escape(title)}</h4><ol>"]
-    for r in items:
-        head = html.escape(r.title)
-        if r.url:
-            head = f"<a href='{html.escape(r.url, quote=True)}'>{head}</a>"
-        parts.append(
-            f"<li>{head} <small>({r.score:.3f}, {html.escape(r.section or '-')})</small>"
-            f"<br><small>{html.escape(r.snippet)}</small></li>"
-        )
-    parts.append("</ol></div>" if items else "<li><em>nothing related</em></li></ol></div>")
-    return "".join(parts)
-
-
-# --------------------------------------------------------------------------------------------
 # Tuning: folds and a small grid with k-fold numbers
 # --------------------------------------------------------------------------------------------
 
@@ -1592,7 +1122,7 @@ def kfold_ids(
     return [[ids[i] for i in part] for part in np.array_split(order, n_splits)]
 
 
-_RELEVANCE = ("precision_at_k", "map_at_k", "ndcg_at_k")
+RELEVANCE = ("precision_at_k", "map_at_k", "ndcg_at_k")
 
 
 def _mean_or_none(values: Iterable[float | None]) -> float | None:
@@ -1648,8 +1178,8 @@ def cross_validate(
     >>> out["nested"]["chosen"], out["nested"]["mean"]["precision_at_k"]
     ([1, 1], 1.0)
     """
-    if metric not in _RELEVANCE:
-        msg = f"metric must be one of {_RELEVANCE}, got {metric!r}."
+    if metric not in RELEVANCE:
+        msg = f"metric must be one of {RELEVANCE}, got {metric!r}."
         raise ValueError(msg)
     if not candidates:
         msg = "cross_validate needs at least one candidate."
@@ -1658,7 +1188,7 @@ def cross_validate(
     folds = kfold_ids(queries, n_splits=n_splits, seed=seed)
     points: list[dict[str, Any]] = []
     for name, raw in candidates.items():
-        lists = _as_lists(raw)
+        lists = as_lists(raw)
 
         def scored(ids: Iterable[ArticleId], lists: dict = lists) -> dict[str, Any]:
             return evaluate_lists({i: lists[i] for i in ids if i in lists}, labels, k)
@@ -1671,10 +1201,10 @@ def cross_validate(
         ]
         points.append({
             "name": name,
-            **{m: overall[m] for m in _RELEVANCE},
-            "folds": {m: [r[m] for r in held] for m in _RELEVANCE},
-            "train": {m: [r[m] for r in train] for m in _RELEVANCE},
-            "cv_mean": {m: _mean_or_none(r[m] for r in held) for m in _RELEVANCE},
+            **{m: overall[m] for m in RELEVANCE},
+            "folds": {m: [r[m] for r in held] for m in RELEVANCE},
+            "train": {m: [r[m] for r in train] for m in RELEVANCE},
+            "cv_mean": {m: _mean_or_none(r[m] for r in held) for m in RELEVANCE},
         })
 
     def score(value: float | None) -> float:
@@ -1688,7 +1218,7 @@ def cross_validate(
 
     chosen = [choose(f) for f in range(n_splits)]
     held_out = {
-        m: [points[p]["folds"][m][f] for f, p in enumerate(chosen)] for m in _RELEVANCE
+        m: [points[p]["folds"][m][f] for f, p in enumerate(chosen)] for m in RELEVANCE
     }
     best = max(range(len(points)), key=lambda p: (score(points[p]["cv_mean"][metric]), -p))
     return {
@@ -1810,7 +1340,7 @@ def grid_search(
     >>> [p["name"] for p in out["points"]], len(out["nested"]["chosen"])
     (['stem=True', 'stem=False'], 2)
     """
-    records = _records(articles)
+    records = as_records(articles)
     if labels is None:
         labels = labels_from(records, label)
     base = {"section_policy": "any"} if base_params is None else dict(base_params)
@@ -1829,60 +1359,14 @@ def grid_search(
         if progress is not None:
             r = evaluate_lists(lists, labels, k)
             progress(
-                f"{_point_name(point)}: P@{k} {_format_value(r['precision_at_k'])}, "
-                f"MAP@{k} {_format_value(r['map_at_k'])} (fit {seconds[-1]:.1f} s)"
+                f"{_point_name(point)}: P@{k} {format_value(r['precision_at_k'])}, "
+                f"MAP@{k} {format_value(r['map_at_k'])} (fit {seconds[-1]:.1f} s)"
             )
     result = cross_validate(candidates, labels, k=k, n_splits=n_splits, seed=seed, metric=metric)
     for entry, point, fitted in zip(result["points"], points, seconds, strict=True):
         entry["params"] = point
         entry["fit_seconds"] = fitted
     return result
-
-
-def grid_table(result: Mapping[str, Any]) -> pd.DataFrame:
-    """:func:`cross_validate` / :func:`grid_search` points as a DataFrame, best first.
-
-    Parameters
-    ----------
-    result : dict
-        As returned by :func:`cross_validate` or :func:`grid_search`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per point: ``name``, the metrics on all queries, the k-fold mean and
-        standard deviation of the tuned metric, the k-fold mean of the other two,
-        ``fit_seconds`` (grid points only) and ``chosen_in_folds``; sorted by the k-fold mean
-        of the tuned metric (stable, so the earlier of equal points stays first).
-
-    Examples
-    --------
-    >>> labels = {"a": {"x"}, "b": {"x"}, "c": {"y"}, "d": {"y"}}
-    >>> good = {"a": ["b"], "b": ["a"], "c": ["d"], "d": ["c"]}
-    >>> out = cross_validate({"good": good}, labels, k=1, n_splits=2)
-    >>> grid_table(out)[["name", "cv_mean_precision_at_k"]].values.tolist()
-    [['good', 1.0]]
-    """
-    import pandas as pd
-
-    metric = result["metric"]
-    chosen = result["nested"]["chosen"]
-    rows = []
-    for index, point in enumerate(result["points"]):
-        folds = [v for v in point["folds"][metric] if v is not None]
-        row = {"name": point["name"]}
-        row.update({m: point[m] for m in _RELEVANCE})
-        row[f"cv_mean_{metric}"] = point["cv_mean"][metric]
-        row[f"cv_std_{metric}"] = float(np.std(folds)) if folds else None
-        row.update({f"cv_mean_{m}": point["cv_mean"][m] for m in _RELEVANCE if m != metric})
-        if "fit_seconds" in point:
-            row["fit_seconds"] = point["fit_seconds"]
-        row["chosen_in_folds"] = chosen.count(index)
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    return frame.sort_values(f"cv_mean_{metric}", ascending=False, kind="stable").reset_index(
-        drop=True
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1934,7 +1418,7 @@ def split_halves(
     """
     rows: list[dict[str, Any]] = []
     labels: dict[ArticleId, frozenset[str]] = {}
-    for a in _validated(_records(articles)):
+    for a in validated(as_records(articles)):
         if len(a.body.split()) < min_words:
             continue
         first, second = _split_body(a.body)
