@@ -20,7 +20,7 @@ import pytest
 from relatedness import RelatedArticles, load_sample
 from relatedness import evaluate as ev
 from relatedness.articles import read_jsonl
-from relatedness.evaluate import metrics
+from relatedness.evaluate import experiments
 
 from .conftest import CLASSIC
 
@@ -592,9 +592,9 @@ def test_split_halves_builds_a_label_free_task():
 
 
 def test_grid_expands_a_dict_and_translates_title_weight():
-    points = metrics._expand_grid({"title_weight": [0.0, 1.0], "stem": [True, False]})
+    points = experiments.expand_grid({"title_weight": [0.0, 1.0], "stem": [True, False]})
     assert len(points) == 4 and points[0] == {"title_weight": 0.0, "stem": True}
-    params = metrics._model_params({"title_weight": 0.25}, {"section_policy": "any"})
+    params = experiments._model_params({"title_weight": 0.25}, {"section_policy": "any"})
     assert params == {"section_policy": "any",
                       "fields": {"title": 0.25, "body": 1.0, "tags": 1.0}}
 

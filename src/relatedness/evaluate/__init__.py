@@ -44,28 +44,30 @@ dates, twin recall without twins, section purity with fewer than two sections.
 
 from __future__ import annotations
 
+from .experiments import (
+    cross_validate,
+    grid_search,
+    kfold_ids,
+    model_for,
+    rocchio_lists,
+    split_halves,
+)
 from .metrics import (
     age_gaps,
     appearance_counts,
     coverage,
-    cross_validate,
     empty_share,
     evaluate_lists,
     freshness,
     gini,
-    grid_search,
     intra_list_similarity,
-    kfold_ids,
     labels_from,
     latency,
     mlt_baseline,
-    model_for,
     model_lists,
     overlap_at_k,
     precision_curve,
-    rocchio_lists,
     section_purity,
-    split_halves,
     subsample,
     tfidf_baseline,
     twin_groups,

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..articles import as_datetime
 from ..results import ArticleId
+from .experiments import RELEVANCE
 from .metrics import (
-    RELEVANCE,
     appearance_counts,
     as_lists,
     as_records,
