@@ -44,6 +44,10 @@ dates, twin recall without twins, section purity with fewer than two sections.
 
 from __future__ import annotations
 
+from .baselines import (
+    mlt_baseline,
+    tfidf_baseline,
+)
 from .experiments import (
     cross_validate,
     grid_search,
@@ -63,13 +67,11 @@ from .metrics import (
     intra_list_similarity,
     labels_from,
     latency,
-    mlt_baseline,
     model_lists,
     overlap_at_k,
     precision_curve,
     section_purity,
     subsample,
-    tfidf_baseline,
     twin_groups,
     twin_recall,
 )

@@ -20,14 +20,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..results import ArticleId
+from .baselines import exact_topk, id_ranks
 from .metrics import (
     Lists,
     as_days,
     as_lists,
     as_records,
     evaluate_lists,
-    exact_topk,
-    id_ranks,
     labels_from,
     model_lists,
     validated,
