@@ -56,6 +56,7 @@ from .experiments import (
     rocchio_lists,
     split_halves,
 )
+from .inputs import labels_from, model_lists, subsample
 from .metrics import (
     age_gaps,
     appearance_counts,
@@ -65,13 +66,10 @@ from .metrics import (
     freshness,
     gini,
     intra_list_similarity,
-    labels_from,
     latency,
-    model_lists,
     overlap_at_k,
     precision_curve,
     section_purity,
-    subsample,
     twin_groups,
     twin_recall,
 )

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from ..articles import Article
 from ..results import ArticleId
-from .metrics import as_records, validated
+from .inputs import as_records, validated
 
 # --------------------------------------------------------------------------------------------
 # Exact top-k over dense score blocks (these baselines and Rocchio)

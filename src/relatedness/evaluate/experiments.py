@@ -21,16 +21,8 @@ import scipy.sparse as sp
 
 from ..results import ArticleId
 from .baselines import exact_topk, id_ranks
-from .metrics import (
-    Lists,
-    as_days,
-    as_lists,
-    as_records,
-    evaluate_lists,
-    labels_from,
-    model_lists,
-    validated,
-)
+from .inputs import Lists, as_days, as_lists, as_records, labels_from, model_lists, validated
+from .metrics import evaluate_lists
 from .tables import format_value
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only

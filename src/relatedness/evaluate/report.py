@@ -15,23 +15,19 @@ import numpy as np
 from ..articles import as_datetime
 from ..results import ArticleId
 from .experiments import RELEVANCE
+from .inputs import as_lists, as_records, labels_from, model_lists, validated
 from .metrics import (
     appearance_counts,
-    as_lists,
-    as_records,
     coverage,
     empty_share,
     evaluate_lists,
     freshness,
     gini,
     intra_list_similarity,
-    labels_from,
     latency,
-    model_lists,
     section_purity,
     twin_groups,
     twin_recall,
-    validated,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
