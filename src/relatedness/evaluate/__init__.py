@@ -40,14 +40,32 @@ result. Functions return plain dicts (no pandas needed); :func:`compare` and
 Undefined metrics are ``None`` (never NaN) in the dicts, so results serialise to JSON: label
 metrics on a corpus without labels or sections (such as the bundled sample), freshness without
 dates, twin recall without twins, section purity with fewer than two sections.
+
+Layout
+------
+Every public name is importable from here (``relatedness.evaluate.grid_search``); each file
+of the package has one job:
+
+- ``inputs.py``: articles, labels, lists and dates in the shapes the metrics read
+  (:func:`labels_from`, :func:`model_lists`, :func:`subsample`);
+- ``metrics.py``: the list metrics above (:func:`evaluate_lists` ... :func:`latency`);
+- ``baselines.py``: :func:`tfidf_baseline`, :func:`mlt_baseline` and the exact top-k they
+  rank with;
+- ``experiments.py``: :func:`rocchio_lists`, :func:`kfold_ids`, :func:`cross_validate`,
+  :func:`grid_search`, :func:`model_for`, :func:`split_halves`;
+- ``report.py``: one call per model or corpus: :func:`evaluate_model`,
+  :func:`evaluate_systems`, :func:`compare`, :func:`corpus_profile`, :func:`grid_table`,
+  :func:`render_box`;
+- ``tables.py``: results as text: :func:`format_table`, :data:`METRIC_LABELS`.
+
+Imports only go down: report -> experiments -> baselines -> metrics -> inputs, and
+experiments -> tables. scikit-learn and pandas are imported inside the functions that need
+them, so importing this package stays light.
 """
 
 from __future__ import annotations
 
-from .baselines import (
-    mlt_baseline,
-    tfidf_baseline,
-)
+from .baselines import mlt_baseline, tfidf_baseline
 from .experiments import (
     cross_validate,
     grid_search,
@@ -81,10 +99,7 @@ from .report import (
     grid_table,
     render_box,
 )
-from .tables import (
-    METRIC_LABELS,
-    format_table,
-)
+from .tables import METRIC_LABELS, format_table
 
 __all__ = [
     "METRIC_LABELS",
