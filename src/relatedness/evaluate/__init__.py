@@ -34,8 +34,10 @@ with the same code. :func:`grid_search` and :func:`cross_validate` give k-fold n
 ("find the other half") for corpora without labels.
 
 :func:`evaluate_model` is the one call the command line needs; :func:`format_table` prints its
-result. Functions return plain dicts (no pandas needed); :func:`compare` and
-:func:`grid_table` return pandas DataFrames and import pandas only when called.
+result; :func:`render_box` shows one article's box, as text or as the site's HTML
+(:func:`relatedness.render.render_html`). Functions return plain dicts (no pandas needed);
+:func:`compare` and :func:`grid_table` return pandas DataFrames and import pandas only when
+called.
 
 Undefined metrics are ``None`` (never NaN) in the dicts, so results serialise to JSON: label
 metrics on a corpus without labels or sections (such as the bundled sample), freshness without

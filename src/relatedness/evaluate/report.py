@@ -4,7 +4,6 @@ a corpus profile, a grid-search table and the rendered box, for the command line
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..articles import as_datetime
+from ..render import render_html
 from ..results import ArticleId
 from .experiments import RELEVANCE
 from .inputs import as_lists, as_records, labels_from, model_lists, validated
@@ -374,11 +374,16 @@ def render_box(
     article_id : str or int
     k : int, default 5
     html_output : bool, default False
-        ``True``: an HTML fragment (escaped; links when articles have URLs). ``False``: text.
+        ``True``: the site's HTML box, made by :func:`relatedness.render.render_html` with its
+        default templates and the heading ``"Related to: <title>"`` (every field HTML-escaped,
+        links that are not http(s) or relative, such as ``javascript:``, replaced by ``#``).
+        ``False``: plain text with scores, sections and dates.
 
     Returns
     -------
     str
+        With ``html_output=True`` and nothing related, ``""`` (as the site, which hides an
+        empty box); the text says ``(nothing related)``.
 
     Examples
     --------
@@ -386,30 +391,22 @@ def render_box(
     >>> model = RelatedArticles(k=3).fit(load_sample())
     >>> render_box(model, model.ids_[0], k=2).splitlines()[0].startswith("Related to:")
     True
+    >>> render_box(model, model.ids_[0], k=2, html_output=True).startswith("<section")
+    True
     """
     row = model.ids_.index(article_id)
     title = model.titles_[row]
     items = model.related(article_id, k)
-    if not html_output:
-        lines = [f"Related to: {title} [{model.sections_[row] or '-'}]"]
-        for r in items:
-            date = r.published.isoformat()[:10] if r.published else "undated"
-            lines.append(f"  {r.score:.3f}  {r.title}  [{r.section or '-'}, {date}]")
-            lines.append(f"         {r.snippet}")
-        if not items:
-            lines.append("  (nothing related)")
-        return "\n".join(lines)
-    parts = [f"<div class='related'><h4>Related to: {html.escape(title)}</h4><ol>"]
+    if html_output:
+        return render_html(items, heading=f"Related to: {title}")
+    lines = [f"Related to: {title} [{model.sections_[row] or '-'}]"]
     for r in items:
-        head = html.escape(r.title)
-        if r.url:
-            head = f"<a href='{html.escape(r.url, quote=True)}'>{head}</a>"
-        parts.append(
-            f"<li>{head} <small>({r.score:.3f}, {html.escape(r.section or '-')})</small>"
-            f"<br><small>{html.escape(r.snippet)}</small></li>"
-        )
-    parts.append("</ol></div>" if items else "<li><em>nothing related</em></li></ol></div>")
-    return "".join(parts)
+        date = r.published.isoformat()[:10] if r.published else "undated"
+        lines.append(f"  {r.score:.3f}  {r.title}  [{r.section or '-'}, {date}]")
+        lines.append(f"         {r.snippet}")
+    if not items:
+        lines.append("  (nothing related)")
+    return "\n".join(lines)
 
 
 def grid_table(result: Mapping[str, Any]) -> pd.DataFrame:
