@@ -1,5 +1,4 @@
-"""List metrics: each scores related lists (``id -> [ids]``) against labels, the corpus, dates
-or a model.
+"""List metrics: each scores related lists against labels, the corpus, dates or a model.
 
 Label-proxy relevance (:func:`evaluate_lists`, :func:`precision_curve`), twins
 (:func:`twin_groups`, :func:`twin_recall`), coverage and concentration

@@ -1,5 +1,8 @@
-"""One call per model or corpus: every metric of a model, several systems side by side,
-a corpus profile, a grid-search table and the rendered box, for the command line and notebooks.
+"""One call per model or corpus, for the command line and notebooks.
+
+:func:`evaluate_model` (every metric of a model), :func:`evaluate_systems` and :func:`compare`
+(several systems side by side), :func:`corpus_profile`, :func:`grid_table` (a grid search as a
+table) and :func:`render_box` (one article's box, as text or the site's HTML).
 """
 
 from __future__ import annotations
