@@ -57,14 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
 
     from relatedness.articles import load_articles
-    from relatedness.evaluate import _expand_grid, grid_search, grid_table
+    from relatedness.evaluate import grid_search, grid_table
+    from relatedness.evaluate.experiments import expand_grid
 
     articles = load_articles(args.articles)
     if args.quick:
-        points = _expand_grid(QUICK_GRID)
+        points = expand_grid(QUICK_GRID)
     else:
-        points = _expand_grid(GRID)
-        points += [p for p in _expand_grid(FEEDBACK_GRID) if p not in points]
+        points = expand_grid(GRID)
+        points += [p for p in expand_grid(FEEDBACK_GRID) if p not in points]
     print(f"command: python benchmarks/tune.py {' '.join(argv or sys.argv[1:])}")
     print(f"{len(articles)} articles, {len(points)} grid points, k={args.k}, "
           'section_policy="any", other parameters at their defaults\n')

@@ -20,6 +20,9 @@ import pytest
 from relatedness import RelatedArticles, load_sample
 from relatedness import evaluate as ev
 from relatedness.articles import read_jsonl
+from relatedness.evaluate import experiments
+from relatedness.render import render_html
+from relatedness.results import Related
 
 from .conftest import CLASSIC
 
@@ -498,6 +501,51 @@ def test_corpus_profile_and_render_box(fitted_tiny):
     assert "Tom &amp; Jerry again" in html_box and "a=1&amp;b=2" in html_box
 
 
+def test_render_box_html_is_the_sites_box(fitted_tiny):
+    # One HTML implementation: the notebook box is render_html's, headed by the article.
+    for model, article_id, k in [(fitted_tiny, "b1", 2), (fitted_tiny, "s1", 5)]:
+        title = model.titles_[model.ids_.index(article_id)]
+        expected = render_html(model.related(article_id, k), heading=f"Related to: {title}")
+        assert ev.render_box(model, article_id, k, html_output=True) == expected
+    rows = [{"id": "x", "title": "Storm warning", "body": "storm snow roads closed"},
+            {"id": "y", "title": 'Rates < 5% & "rising"', "body": "storm snow roads ice",
+             "url": "https://news.example/y?a=1&b=2"}]
+    model = fit(rows)
+    expected = render_html(model.related("x", 5), heading="Related to: Storm warning")
+    assert ev.render_box(model, "x", html_output=True) == expected
+    # Nothing related: no box, as on the site.
+    assert ev.render_box(fitted_tiny, "e1", html_output=True) == render_html([]) == ""
+
+
+class _Unclean:
+    """A fitted model's face whose titles did not go through the cleaner (it strips tags)."""
+
+    def __init__(self, title: str, related: list[Related]) -> None:
+        self.ids_, self.titles_, self.sections_ = ["q"], [title], [""]
+        self._related = related
+
+    def related(self, article_id, k=None):
+        return self._related[:k]
+
+
+def test_render_box_escapes_script_and_neutralises_javascript_links():
+    xss = "<script>alert(1)</script>"
+    hostile = Related("a", 0.5, f"Storm {xss} news", "<b>weather</b>", f"Snow {xss}",
+                      url="javascript:alert(1)")
+    box = ev.render_box(_Unclean(f"Query {xss}", [hostile]), "q", html_output=True)
+    assert "<script>" not in box and "<b>" not in box and "javascript:" not in box
+    assert "Related to: Query &lt;script&gt;alert(1)&lt;/script&gt;" in box
+    assert "Storm &lt;script&gt;alert(1)&lt;/script&gt; news" in box
+    assert '<a href="#">' in box
+    # Through a real model too: the stored javascript: url never reaches the href.
+    rows = [{"id": "x", "title": "Storm warning", "body": "storm snow roads closed"},
+            {"id": "y", "title": 'Rates < 5% & "rising"', "body": "storm snow roads ice",
+             "url": "javascript:alert(3)"}]
+    box = ev.render_box(fit(rows), "x", html_output=True)
+    assert "javascript:" not in box and '<a href="#">' in box
+    assert "Rates &lt; 5% &amp; &quot;rising&quot;" in box
+
+
 def test_subsample_is_seeded_and_keeps_order():
     rows = list(range(100))
     a = ev.subsample(rows, 10, seed=3)
@@ -591,9 +639,9 @@ def test_split_halves_builds_a_label_free_task():
 
 
 def test_grid_expands_a_dict_and_translates_title_weight():
-    points = ev._expand_grid({"title_weight": [0.0, 1.0], "stem": [True, False]})
+    points = experiments.expand_grid({"title_weight": [0.0, 1.0], "stem": [True, False]})
     assert len(points) == 4 and points[0] == {"title_weight": 0.0, "stem": True}
-    params = ev._model_params({"title_weight": 0.25}, {"section_policy": "any"})
+    params = experiments._model_params({"title_weight": 0.25}, {"section_policy": "any"})
     assert params == {"section_policy": "any",
                       "fields": {"title": 0.25, "body": 1.0, "tags": 1.0}}
 
