@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 
 from relatedness import RelatedArticles
+from relatedness.batch.job import CURRENT, MANIFEST
 from relatedness.exceptions import InvalidParameterError, UnknownArticleError
 from relatedness.precompute import (
-    CURRENT,
-    MANIFEST,
     OutputError,
     PrecomputeSummary,
     iter_output,
@@ -338,7 +337,7 @@ class Boom(RuntimeError):
 
 def interrupt_after(monkeypatch, n_shards: int) -> None:
     """Make the n+1-th shard write fail, as a crash would (shards before it are committed)."""
-    import relatedness.precompute as pc
+    import relatedness.batch.job as pc
 
     real = pc._write_shard
     calls = {"n": 0}
@@ -555,7 +554,7 @@ def test_quiet_prints_nothing(model, tmp_path, capsys):
 
 
 def test_progress_without_a_terminal_prints_plain_lines(model, tmp_path, capsys, monkeypatch):
-    import relatedness.precompute as pc
+    import relatedness.batch.job as pc
 
     monkeypatch.setattr(pc, "PLAIN_PROGRESS_EVERY", 0.0)
     precompute(model, tmp_path / "out", shard_size=100, progress=True)
@@ -632,7 +631,7 @@ def test_writers_are_pluggable(model, tmp_path):
         assert got == [(i, [r["id"] for r in rel]) for i, rel in expected(model)]
     finally:
         with contextlib.suppress(KeyError):
-            from relatedness import writers
+            from relatedness.batch import writers
 
             del writers._WRITERS["tsv-ids"]
     with pytest.raises(TypeError, match="neither a ShardWriter"):
