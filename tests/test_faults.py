@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 from relatedness import RelatedArticles
-from relatedness.batch.job import CURRENT, MANIFEST
+from relatedness.batch.runs import CURRENT, MANIFEST
 from relatedness.precompute import (
     EXIT_INTERRUPTED,
     iter_output,

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from relatedness import RelatedArticles
-from relatedness.batch.job import CURRENT, MANIFEST
+from relatedness.batch.runs import CURRENT, MANIFEST
 from relatedness.exceptions import InvalidParameterError, UnknownArticleError
 from relatedness.precompute import (
     OutputError,
@@ -337,9 +337,9 @@ class Boom(RuntimeError):
 
 def interrupt_after(monkeypatch, n_shards: int) -> None:
     """Make the n+1-th shard write fail, as a crash would (shards before it are committed)."""
-    import relatedness.batch.job as pc
+    import relatedness.batch.executors as pc
 
-    real = pc._write_shard
+    real = pc.write_shard
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -348,7 +348,7 @@ def interrupt_after(monkeypatch, n_shards: int) -> None:
             raise Boom
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pc, "_write_shard", flaky)
+    monkeypatch.setattr(pc, "write_shard", flaky)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "sqlite"])
@@ -554,7 +554,7 @@ def test_quiet_prints_nothing(model, tmp_path, capsys):
 
 
 def test_progress_without_a_terminal_prints_plain_lines(model, tmp_path, capsys, monkeypatch):
-    import relatedness.batch.job as pc
+    import relatedness.batch.progress as pc
 
     monkeypatch.setattr(pc, "PLAIN_PROGRESS_EVERY", 0.0)
     precompute(model, tmp_path / "out", shard_size=100, progress=True)

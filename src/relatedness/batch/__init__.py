@@ -1,11 +1,23 @@
 """Batch precompute: every article's related list for a whole archive, never half-written.
 
-``job.py`` is the job (:func:`precompute`, :func:`write_jsonl`; not named ``precompute.py``
-because ``relatedness.batch.precompute`` is the function); ``writers.py`` the output formats
-(JSON Lines, CSV, Parquet, SQLite) and their registry. ``docs/batch.md``
-documents the layout, the schemas and the resume rules. The public names of both modules are
-re-exported here; ``relatedness.precompute`` and ``relatedness.writers`` are the paths kept
-for users.
+One file per job, each importing only the ones listed before it:
+
+- ``writers.py``: the output formats (JSON Lines, CSV, Parquet, SQLite) and their registry.
+- ``outcome.py``: what a run returns or raises (``PrecomputeSummary``, ``OutputError``,
+  ``PrecomputeInterrupted``, ``EXIT_INTERRUPTED``).
+- ``progress.py``: the progress reporter (tqdm on a terminal, plain lines otherwise).
+- ``guards.py``: SIGTERM -> ``PrecomputeInterrupted``, and the exclusive lock on an output.
+- ``runs.py``: the run store (layout, run directories, shard and sidecar names, resume
+  verification, publishing, garbage collection) and its readers ``read_manifest`` and
+  ``iter_output``.
+- ``shards.py``: one shard task, and computing, writing and vouching for its shard.
+- ``executors.py``: running shard tasks inline, in threads, loky or Dask workers, or forked.
+- ``job.py``: the job, :func:`precompute` and :func:`write_jsonl` (not ``precompute.py``:
+  ``relatedness.batch.precompute`` is the function).
+
+The public names of ``job.py`` and ``writers.py`` are re-exported here; ``docs/batch.md``
+documents the layout, the schemas and the resume rules. ``relatedness.precompute`` and
+``relatedness.writers`` are the paths kept for users.
 """
 
 from __future__ import annotations
