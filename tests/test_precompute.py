@@ -601,6 +601,57 @@ def test_unknown_format(model, tmp_path):
         precompute(model, tmp_path / "out", format="xml")
 
 
+def test_old_public_paths_are_shims_over_relatedness_batch():
+    """relatedness.precompute and relatedness.writers export exactly their old names, unchanged.
+
+    They are the paths kept for users; every name must be the very object of relatedness.batch.
+    """
+    import relatedness.batch as batch
+    import relatedness.precompute as precompute_shim
+    import relatedness.writers as writers_shim
+
+    shims = [
+        (
+            precompute_shim,
+            {
+                "EXIT_INTERRUPTED",
+                "OutputError",
+                "PrecomputeInterrupted",
+                "PrecomputeSummary",
+                "iter_output",
+                "model_fingerprint",
+                "precompute",
+                "read_manifest",
+                "write_jsonl",
+            },
+        ),
+        (
+            writers_shim,
+            {
+                "TABULAR_COLUMNS",
+                "CsvWriter",
+                "DatabaseWriter",
+                "JsonlWriter",
+                "ParquetWriter",
+                "Row",
+                "RunRecord",
+                "ShardWriter",
+                "SqliteWriter",
+                "file_mode",
+                "get_writer",
+                "register_writer",
+            },
+        ),
+    ]
+    for shim, names in shims:
+        assert sorted(shim.__all__) == sorted(names)
+        public = {n for n in vars(shim) if not n.startswith("_")} - {"annotations"}
+        assert public == names, shim.__name__
+        for name in names:
+            assert name in batch.__all__
+            assert getattr(shim, name) is getattr(batch, name), f"{shim.__name__}.{name}"
+
+
 def test_writers_are_pluggable(model, tmp_path):
     """A third-party shard writer only implements the protocol (here: id<TAB>related ids)."""
 
