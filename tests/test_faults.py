@@ -32,10 +32,9 @@ import numpy as np
 import pytest
 
 from relatedness import RelatedArticles
+from relatedness.batch.runs import CURRENT, MANIFEST
 from relatedness.precompute import (
-    CURRENT,
     EXIT_INTERRUPTED,
-    MANIFEST,
     iter_output,
     precompute,
     read_manifest,

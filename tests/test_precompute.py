@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 
 from relatedness import RelatedArticles
+from relatedness.batch.runs import CURRENT, MANIFEST
 from relatedness.exceptions import InvalidParameterError, UnknownArticleError
 from relatedness.precompute import (
-    CURRENT,
-    MANIFEST,
     OutputError,
     PrecomputeSummary,
     iter_output,
@@ -338,9 +337,9 @@ class Boom(RuntimeError):
 
 def interrupt_after(monkeypatch, n_shards: int) -> None:
     """Make the n+1-th shard write fail, as a crash would (shards before it are committed)."""
-    import relatedness.precompute as pc
+    import relatedness.batch.executors as pc
 
-    real = pc._write_shard
+    real = pc.write_shard
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -349,7 +348,7 @@ def interrupt_after(monkeypatch, n_shards: int) -> None:
             raise Boom
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pc, "_write_shard", flaky)
+    monkeypatch.setattr(pc, "write_shard", flaky)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "sqlite"])
@@ -555,7 +554,7 @@ def test_quiet_prints_nothing(model, tmp_path, capsys):
 
 
 def test_progress_without_a_terminal_prints_plain_lines(model, tmp_path, capsys, monkeypatch):
-    import relatedness.precompute as pc
+    import relatedness.batch.progress as pc
 
     monkeypatch.setattr(pc, "PLAIN_PROGRESS_EVERY", 0.0)
     precompute(model, tmp_path / "out", shard_size=100, progress=True)
@@ -602,6 +601,57 @@ def test_unknown_format(model, tmp_path):
         precompute(model, tmp_path / "out", format="xml")
 
 
+def test_old_public_paths_are_shims_over_relatedness_batch():
+    """relatedness.precompute and relatedness.writers export exactly their old names, unchanged.
+
+    They are the paths kept for users; every name must be the very object of relatedness.batch.
+    """
+    import relatedness.batch as batch
+    import relatedness.precompute as precompute_shim
+    import relatedness.writers as writers_shim
+
+    shims = [
+        (
+            precompute_shim,
+            {
+                "EXIT_INTERRUPTED",
+                "OutputError",
+                "PrecomputeInterrupted",
+                "PrecomputeSummary",
+                "iter_output",
+                "model_fingerprint",
+                "precompute",
+                "read_manifest",
+                "write_jsonl",
+            },
+        ),
+        (
+            writers_shim,
+            {
+                "TABULAR_COLUMNS",
+                "CsvWriter",
+                "DatabaseWriter",
+                "JsonlWriter",
+                "ParquetWriter",
+                "Row",
+                "RunRecord",
+                "ShardWriter",
+                "SqliteWriter",
+                "file_mode",
+                "get_writer",
+                "register_writer",
+            },
+        ),
+    ]
+    for shim, names in shims:
+        assert sorted(shim.__all__) == sorted(names)
+        public = {n for n in vars(shim) if not n.startswith("_")} - {"annotations"}
+        assert public == names, shim.__name__
+        for name in names:
+            assert name in batch.__all__
+            assert getattr(shim, name) is getattr(batch, name), f"{shim.__name__}.{name}"
+
+
 def test_writers_are_pluggable(model, tmp_path):
     """A third-party shard writer only implements the protocol (here: id<TAB>related ids)."""
 
@@ -632,7 +682,7 @@ def test_writers_are_pluggable(model, tmp_path):
         assert got == [(i, [r["id"] for r in rel]) for i, rel in expected(model)]
     finally:
         with contextlib.suppress(KeyError):
-            from relatedness import writers
+            from relatedness.batch import writers
 
             del writers._WRITERS["tsv-ids"]
     with pytest.raises(TypeError, match="neither a ShardWriter"):

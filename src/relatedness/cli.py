@@ -453,7 +453,7 @@ def _read_ids(path: Path, model: Any) -> list:
 
 
 def _cmd_precompute(args: argparse.Namespace, out: TextIO) -> int:
-    from .precompute import precompute, write_jsonl
+    from .batch.job import precompute, write_jsonl
     from .recommender import RelatedArticles
 
     fmt = args.format or ("sqlite" if args.out.suffix in (".sqlite", ".db") else "jsonl")
@@ -574,7 +574,7 @@ def _apply_to_sqlite(database: Path, lists: dict, removed: list) -> None:
     """Replace the changed lists in a precompute SQLite database, in one transaction."""
     import sqlite3
 
-    from .writers import SqliteWriter
+    from .batch.writers import SqliteWriter
 
     if not database.is_file():
         msg = f"{database}: no such database; run relatedness precompute first"
