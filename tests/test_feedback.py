@@ -40,7 +40,7 @@ def oracle(model: RelatedArticles, row: int, k: int) -> tuple[list[int], list[fl
     codes, tiebreak = index.section_codes, index.tiebreak
     threshold = model.duplicate_threshold
     policy = model.section_policy
-    visible = model._visible
+    visible = model._ranker.visible
 
     def scores_for(query_row: sp.csr_matrix) -> np.ndarray:
         # Sparse product in the query's term order: the engine's summation order.

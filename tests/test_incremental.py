@@ -21,24 +21,17 @@ def fit(rows, **params) -> RelatedArticles:
 
 def full_recompute_with(model: RelatedArticles, rows) -> RelatedArticles:
     """A model over ``rows`` that reuses ``model``'s fitted vectorizer (same vocabulary/idf)."""
+    from relatedness.archive import Archive
+    from relatedness.articles import check_articles
+
     fresh = RelatedArticles(**model.get_params())
     vec = model.vectorizer_
     cleaned = [vec.clean_document(r) for r in rows]
     counts, _ = vec.count(cleaned, vec.vocabulary_)
     norms: list = []
     matrix = vec.weigh(counts, vec.idf_, norms_out=norms)
-    from relatedness import text
-    from relatedness.articles import check_articles
-
     arts = check_articles(rows)
-    fresh._set_fitted(
-        vectorizer=vec, matrix=matrix, norms=norms[0], ids=[a.id for a in arts],
-        titles=[c["title"] for c in cleaned], sections=[a.section for a in arts],
-        published=[a.published for a in arts], urls=[a.url for a in arts],
-        snippets=[text.make_snippet(c["body"], fresh.snippet_chars) for c in cleaned],
-        tags=[list(a.tags) for a in arts], removed=[],
-    )
-    return fresh
+    return fresh._fitted(Archive.of(vec, matrix, norms[0], arts, cleaned, fresh.snippet_chars))
 
 
 @pytest.mark.parametrize("policy", ["same", "any"])

@@ -976,7 +976,7 @@ def test_save_unfitted_model(tmp_path):
 
 def test_model_saved_before_feedback_and_idf_power_loads_with_the_old_behaviour(tmp_path):
     """A format-1 manifest without the parameters added later ranks as it did when saved."""
-    from relatedness.persistence import PARAMS_ADDED_LATER
+    from relatedness.params import ADDED_LATER as PARAMS_ADDED_LATER
 
     model = RelatedArticles(k=3, min_df=1, feedback=0, idf_power=1.0).fit(news_rows())
     path = model.save(tmp_path / "old")

@@ -216,7 +216,7 @@ def test_input_order_does_not_change_any_list(rng):
 @pytest.mark.parametrize("policy", ["same", "any", "prefer"])
 def test_list_invariants_on_random_corpora(rng, policy):
     model = fit(random_corpus(rng, 120, n_sections=5), k=6, section_policy=policy)
-    empty = set(np.asarray(model.ids_)[model._empty_rows])
+    empty = set(np.asarray(model.ids_)[model._ranker.empty])
     for article_id, lst in model.related_many(model.ids_).items():
         got = ids(lst)
         assert article_id not in got and len(set(got)) == len(got) <= 6

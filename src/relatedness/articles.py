@@ -25,6 +25,8 @@ from .results import ArticleId
 
 __all__ = [
     "Article",
+    "Query",
+    "check_query",
     "document_fields",
     "Rejected",
     "check_articles",
@@ -103,6 +105,49 @@ def document_fields(doc: Any) -> tuple[str, str, Sequence[str]]:
         return doc.get("title", "") or "", doc.get("body", "") or "", doc.get("tags", ()) or ()
     msg = f"a document must be an Article, a dict or a str, got a {type(doc).__name__}."
     raise InvalidArticleError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """An article to find related stories for, as :meth:`RelatedArticles.related_to` reads it.
+
+    ``section`` and ``id`` are ``None`` when not given; ``id`` names an archived article
+    that is then left out of its own list.
+    """
+
+    title: str
+    body: str
+    tags: Sequence[str]
+    section: str | None
+    id: Any
+    published: dt.date | dt.datetime | None
+
+
+def check_query(article: Any) -> Query:
+    """Read an unseen article (a str body, a dict or an :class:`Article`) at the door.
+
+    Raises
+    ------
+    InvalidArticleError
+        Not a str, dict or Article; ``title``/``body`` not a str; ``published`` not a date.
+    """
+    if not isinstance(article, str | Mapping | Article):
+        msg = f"related_to takes a str, a dict or an Article, got a {type(article).__name__}."
+        raise InvalidArticleError(msg)
+    title, body, tags = document_fields(article)
+    for name, value in (("title", title), ("body", body)):
+        if not isinstance(value, str):
+            msg = f"related_to: field {name!r} is a {type(value).__name__}; pass text as str."
+            raise InvalidArticleError(msg)
+    if isinstance(article, str):
+        return Query(title, body, tags, None, None, None)
+    if isinstance(article, Article):
+        return Query(title, body, tags, article.section or None, article.id, article.published)
+    published = None
+    if article.get("published") is not None:
+        (checked,) = check_articles([{"id": "related_to", "published": article["published"]}])
+        published = checked.published
+    return Query(title, body, tags, article.get("section") or None, article.get("id"), published)
 
 
 @dataclass(frozen=True, slots=True)

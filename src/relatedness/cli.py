@@ -442,7 +442,7 @@ def _cmd_related(args: argparse.Namespace, out: TextIO) -> int:
 
         print(render_html(related), file=out, end="")
     else:
-        title = model.titles_[model._row(article_id)]
+        title = model.titles_[model.ids_.index(article_id)]  # related() checked the id
         _print_box(out, title, related, f"Related to {article_id}")
     return EXIT_OK
 

@@ -1,50 +1,34 @@
 """The façade: :class:`RelatedArticles`, the one class a news site needs.
 
-It validates at the door, owns the fitted state, and delegates: cleaning and vectorising to
-:mod:`relatedness.vectorize`, exact top-k to :mod:`relatedness.index`, files to
-:mod:`relatedness.persistence`.
+It stores the parameters (:mod:`relatedness.params`), validates at the door, and delegates:
+articles are checked by :mod:`relatedness.articles`, vectorised by
+:mod:`relatedness.features`, kept as an :class:`~relatedness.archive.Archive`, ranked by the
+query planner (:mod:`relatedness.ranking`, which drives the engine) and saved by
+:mod:`relatedness.store`. Nothing below imports it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from . import params
-from . import text as _text
-from .articles import Article, Rejected, as_datetime, check_articles, document_fields
-from .engine import (
-    Rules,
-    SectionPolicy,
-    SimilarityIndex,
-    days_since_epoch,
-    outside_window,
-    rocchio,
-    select,
-    take_rows,
-    tiebreak_ranks,
-    time_rules,
-)
-from .exceptions import (
-    InvalidArticleError,
-    NotFittedError,
-    UnknownArticleError,
-)
-from .features.tags import tag_rows
+from .archive import Archive
+from .articles import Rejected, check_articles, check_query
+from .exceptions import DuplicateIdError, InvalidArticleError, NotFittedError
 from .features.tfidf import FieldTfidfVectorizer
 from .params import DEFAULTS
-from .results import ArticleId, Explanation, Related, TermContribution
+from .ranking import Policy, Ranker
+from .results import ArticleId, Explanation, Related, UpdateReport
+from .store import load_model, save_model
 from .validation import check_k, check_params, interval, one_of
 
-__all__ = ["RelatedArticles"]
+__all__ = ["RelatedArticles", "UpdateReport"]
 
 #: ``{section: {"max_age": days, "recency_half_life": days}}`` (see ``section_overrides``).
 SectionOverrides = Mapping[str, Mapping[str, float | None]]
@@ -272,7 +256,7 @@ class RelatedArticles(BaseEstimator):
         self.feedback_weight = feedback_weight
         self.n_jobs = n_jobs
 
-    # ------------------------------------------------------------------------------- fit
+    # ------------------------------------------------------------------ fit
 
     def fit(self, articles: Iterable[Any], y: None = None) -> RelatedArticles:
         """Validate and index a corpus.
@@ -313,7 +297,7 @@ class RelatedArticles(BaseEstimator):
         vectorizer = FieldTfidfVectorizer(
             **{name: getattr(self, name) for name in params.VECTORIZER_PARAMS}
         )
-        # The fit's helper process is forked before the articles are read (see _ForkWorker:
+        # The fit's helper process is forked before the articles are read (see ForkWorker:
         # forked later, it copies much of this process' memory). Closed by the vectorizer
         # once counted, or here if the articles are refused.
         worker = vectorizer.start_worker(len(articles) if isinstance(articles, Sized) else None)
@@ -328,22 +312,13 @@ class RelatedArticles(BaseEstimator):
         finally:
             if worker is not None:
                 worker.close()
-        self._set_fitted(
-            vectorizer=vectorizer,
-            matrix=matrix,
-            norms=vectorizer.row_norms_,
-            ids=[a.id for a in checked],
-            titles=[c["title"] for c in cleaned],
-            sections=[a.section for a in checked],
-            published=[a.published for a in checked],
-            urls=[a.url for a in checked],
-            snippets=[_text.make_snippet(c["body"], self.snippet_chars) for c in cleaned],
-            tags=[list(a.tags) for a in checked],
-            removed=[],
+        archive = Archive.of(
+            vectorizer, matrix, vectorizer.row_norms_, checked, cleaned, self.snippet_chars
         )
+        self._fitted(archive)
         self.rejects_ = rejects
         if self.n_empty_:
-            empty_ids = [self.ids_[i] for i in np.flatnonzero(self._empty_rows)[:5]]
+            empty_ids = [self.ids_[i] for i in np.flatnonzero(self._ranker.empty)[:5]]
             warnings.warn(
                 f"{self.n_empty_} articles had no indexable text after cleaning (e.g. ids "
                 f"{empty_ids!r}); they get empty lists and appear in no list.",
@@ -352,84 +327,55 @@ class RelatedArticles(BaseEstimator):
             )
         return self
 
-    def _set_fitted(
-        self,
-        *,
-        vectorizer: FieldTfidfVectorizer,
-        matrix: sp.csr_matrix,
-        norms: np.ndarray,
-        ids: list[ArticleId],
-        titles: list[str],
-        sections: list[str],
-        published: list[dt.date | dt.datetime | None],
-        urls: list[str],
-        snippets: list[str],
-        tags: list[list[str]],
-        removed: list[ArticleId],
-    ) -> None:
-        """Set every fitted attribute; shared by :meth:`fit` and :meth:`load`."""
-        self.vectorizer_ = vectorizer
-        self.ids_ = ids
-        self._row_of = {article_id: row for row, article_id in enumerate(ids)}
-        self.titles_ = titles
-        self.sections_ = sections
-        self.published_ = published
-        self.urls_ = urls
-        self.snippets_ = snippets
-        self.tags_ = tags
-        self.norms_ = np.asarray(norms, dtype=np.float64)
-        self.section_names_ = sorted(set(sections))
-        self._section_code = {name: code for code, name in enumerate(self.section_names_)}
-        codes = np.array([self._section_code[s] for s in sections], dtype=np.int64)
-        stamps = np.array(
-            [
-                np.datetime64("NaT") if p is None else np.datetime64(as_datetime(p), "s")
-                for p in published
-            ],
-            dtype="datetime64[s]",
+    def _fitted(self, archive: Archive) -> RelatedArticles:
+        """Set every fitted attribute from an archive (:meth:`fit`, :meth:`add`, :meth:`load`)."""
+        ranker = Ranker(
+            archive,
+            working_memory=self.working_memory,
+            exclude_ids=self.exclude_ids,
+            exclude_sections=self.exclude_sections,
+            pinned=self.pinned,
+            blocked_pairs=self.blocked_pairs,
         )
-        tag_matrix, self._tag_vocabulary = tag_rows(tags)
-        self.index_ = SimilarityIndex(
-            matrix,
-            codes,
-            tiebreak_ranks(ids, stamps),
-            self.working_memory,
-            times=days_since_epoch(published),
-            tags=tag_matrix,
-        )
-        self._empty_rows = np.diff(matrix.indptr) == 0
-        self.n_articles_ = len(ids)
-        self.n_empty_ = int(self._empty_rows.sum())
+        self._ranker = ranker
+        self.vectorizer_ = archive.vectorizer
+        self.ids_ = archive.ids
+        self.titles_ = archive.titles
+        self.sections_ = archive.sections
+        self.published_ = archive.published
+        self.urls_ = archive.urls
+        self.snippets_ = archive.snippets
+        self.tags_ = archive.tags
+        self.norms_ = archive.norms
+        self.section_names_ = ranker.section_names
+        self.index_ = ranker.index
+        self.n_articles_ = ranker.n
+        self.n_empty_ = int(ranker.empty.sum())
         self.rejects_ = []
-        self.removed_: set[ArticleId] = set()
-        self._prepare_policies()
-        self.remove([i for i in removed if i in self._row_of])
+        self.removed_ = ranker.removed
+        return self
 
-    def _prepare_policies(self) -> None:
-        """Turn the policy parameters into row masks and row lists (once per fit/load)."""
-        n = self.n_articles_
-        visible = np.ones(n, dtype=bool)
-        for article_id in self.exclude_ids:
-            row = self._row_of.get(article_id)
-            if row is not None:
-                visible[row] = False
-        hidden_sections = set(self.exclude_sections)
-        if hidden_sections:
-            visible &= np.array([s not in hidden_sections for s in self.sections_], dtype=bool)
-        visible &= ~self._empty_rows
-        self._visible = visible
-        self._blocked: dict[int, list[int]] = {}
-        for a, b in self.blocked_pairs:
-            ra, rb = self._row_of.get(a), self._row_of.get(b)
-            if ra is not None and rb is not None:
-                self._blocked.setdefault(ra, []).append(rb)
-                self._blocked.setdefault(rb, []).append(ra)
-        self._pinned: dict[int, list[int]] = {}
-        for article_id, items in (self.pinned or {}).items():
-            row = self._row_of.get(article_id)
-            if row is not None:
-                rows = [self._row_of[i] for i in items if i in self._row_of]
-                self._pinned[row] = list(dict.fromkeys(r for r in rows if r != row))
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether :meth:`fit` or :meth:`load` has run (scikit-learn's fitted check)."""
+        return hasattr(self, "_ranker")
+
+    def _check_fitted(self) -> Ranker:
+        if not self.__sklearn_is_fitted__():
+            msg = (
+                f"this {type(self).__name__} is not fitted yet; call fit(articles) or "
+                "RelatedArticles.load(path) first."
+            )
+            raise NotFittedError(msg)
+        return self._ranker
+
+    def _policy(self) -> Policy:
+        """The list rules as the parameters stand now (``set_params`` after a fit counts)."""
+        return Policy.of(vars(self))
+
+    def _k(self, k: int | None) -> int:
+        return check_k(self.k if k is None else k)
+
+    # ------------------------------------------------------------------ updates
 
     def remove(self, article_ids: Iterable[ArticleId]) -> RelatedArticles:
         """Take articles out of every list at once (retractions, takedowns, unpublishing).
@@ -451,11 +397,8 @@ class RelatedArticles(BaseEstimator):
         UnknownArticleError
             An id is not in the model.
         """
-        self._check_fitted()
-        rows = [self._row(i) for i in article_ids]
-        for row in rows:
-            self.removed_.add(self.ids_[row])
-            self._visible[row] = False
+        ranker = self._check_fitted()
+        ranker.remove([ranker.row(i) for i in article_ids])
         return self
 
     def add(self, articles: Iterable[Any]) -> UpdateReport:
@@ -486,14 +429,12 @@ class RelatedArticles(BaseEstimator):
         InvalidArticleError
             As in :meth:`fit`, or ids of another type than the model's.
         """
-        self._check_fitted()
+        ranker = self._check_fitted()
         checked = check_articles(articles, on_invalid=self.on_invalid, on_duplicate="raise")
         if not checked:
             return UpdateReport([], 0.0, 0.0, False)
-        taken = [a.id for a in checked if a.id in self._row_of]
+        taken = [a.id for a in checked if a.id in ranker.row_of]
         if taken:
-            from .exceptions import DuplicateIdError
-
             msg = (
                 f"{len(taken)} ids are already in the model, e.g. {taken[:5]!r}; remove() them "
                 "first to replace a story."
@@ -507,28 +448,12 @@ class RelatedArticles(BaseEstimator):
             raise InvalidArticleError(msg)
         vec = self.vectorizer_
         cleaned = [vec.clean_document(a) for a in checked]
-        rows = vec.transform_cleaned(cleaned)
-        norms: list[np.ndarray] = []
         counts, _ = vec.count(cleaned, vec.vocabulary_)
-        vec.weigh(counts, vec.idf_, norms_out=norms)
-        oov_rate, drift = self._drift(cleaned, counts)
-        removed = sorted(self.removed_, key=self._row_of.__getitem__)
-        self._set_fitted(
-            vectorizer=vec,
-            matrix=sp.vstack([self.index_.matrix, rows], format="csr"),
-            norms=np.concatenate([self.norms_, norms[0]]),
-            ids=[*self.ids_, *(a.id for a in checked)],
-            titles=[*self.titles_, *(c["title"] for c in cleaned)],
-            sections=[*self.sections_, *(a.section for a in checked)],
-            published=[*self.published_, *(a.published for a in checked)],
-            urls=[*self.urls_, *(a.url for a in checked)],
-            snippets=[
-                *self.snippets_,
-                *(_text.make_snippet(c["body"], self.snippet_chars) for c in cleaned),
-            ],
-            tags=[*self.tags_, *(list(a.tags) for a in checked)],
-            removed=removed,
-        )
+        norms: list[np.ndarray] = []
+        rows = vec.weigh(counts, vec.idf_, norms_out=norms)
+        oov_rate, drift = vec.drift(cleaned, counts)
+        more = Archive.of(vec, rows, norms[0], checked, cleaned, self.snippet_chars)
+        self._fitted(ranker.current_archive().extended(more))
         grown = self.n_articles_ > 1.5 * vec.n_documents_
         needs_refit = oov_rate > 0.2 or drift > 0.1 or grown
         return UpdateReport([a.id for a in checked], oov_rate, drift, needs_refit)
@@ -548,607 +473,26 @@ class RelatedArticles(BaseEstimator):
         list of ids
             In fit order.
         """
-        self._check_fitted()
-        rows = np.array([self._row(i) for i in article_ids], dtype=np.int64)
-        touched = np.zeros(self.n_articles_, dtype=bool)
-        touched[rows] = True
-        if len(rows):
-            matrix = sp.csr_matrix(self.index_.matrix, dtype=np.float64)
-            terms = np.unique(matrix[rows].indices)
-            # Any article holding one of those terms has a positive score with some of them.
-            touched |= np.asarray((matrix[:, terms] != 0).sum(axis=1)).ravel() > 0
-        if self.feedback and len(rows):
-            # Untouched articles keep their neighbours, but a touched neighbour lends their
-            # expanded vector its terms, through which a changed article can enter the list.
-            sharing = touched.copy()
-            others = np.flatnonzero(~sharing)
-            for start in range(0, len(others), 4096):
-                batch = others[start : start + 4096]
-                for row, found in zip(batch, self._feedback_neighbours(batch), strict=True):
-                    touched[row] = bool(sharing[found].any())
-        return [self.ids_[r] for r in np.flatnonzero(touched)]
+        ranker = self._check_fitted()
+        rows = np.array([ranker.row(i) for i in article_ids], dtype=np.int64)
+        return [self.ids_[r] for r in ranker.affected(rows, self._policy())]
 
-    def _drift(
-        self, cleaned: Sequence[Mapping[str, str]], counts: Mapping[str, sp.csr_matrix]
-    ) -> tuple[float, float]:
-        """Out-of-vocabulary share of the new tokens, and the idf drift they would cause."""
-        vec = self.vectorizer_
-        analyzer = vec.analyzer()
-        total = known = 0
-        for doc in cleaned:
-            for field_name in vec.field_weights():
-                terms = analyzer(doc[field_name])
-                total += len(terms)
-                known += sum(t in vec.vocabulary_ for t in terms)
-        oov = 0.0 if total == 0 else 1.0 - known / total
-        # idf = ln((1 + n) / (1 + df)) + 1, so the fitted df is recoverable from idf.
-        n_old = vec.n_documents_
-        df_old = np.rint((1.0 + n_old) / np.exp(vec.idf_ - 1.0) - 1.0)
-        presence = sum(counts.values(), sp.csr_matrix((len(cleaned), len(vec.idf_))))
-        df_new = np.bincount(sp.csr_matrix(presence).indices, minlength=len(vec.idf_))
-        # Drift of this batch against the fitted corpus (the idf that stays in use).
-        n_all = n_old + len(cleaned)
-        idf_all = np.log((1.0 + n_all) / (1.0 + df_old + df_new)) + 1.0
-        return oov, float(np.mean(np.abs(idf_all - vec.idf_)))
+    def resolve_ids(self, article_ids: Iterable[Any]) -> list[ArticleId]:
+        """The model's own ids for ``article_ids``, each once, in the order given.
 
-    # ------------------------------------------------------------------------------- query
+        An id given as another object that equals a model id (``numpy.int64(3)`` for ``3``)
+        comes back as the model's.
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "index_"):
-            msg = (
-                f"this {type(self).__name__} is not fitted yet; call fit(articles) or "
-                "RelatedArticles.load(path) first."
-            )
-            raise NotFittedError(msg)
-
-    def _row(self, article_id: Any) -> int:
-        try:
-            return self._row_of[article_id]
-        except (KeyError, TypeError):
-            pass
-        hint = ""
-        alternative: Any = None
-        if isinstance(article_id, str) and article_id.strip().lstrip("-").isdigit():
-            alternative = int(article_id)
-        elif isinstance(article_id, int) and not isinstance(article_id, bool):
-            alternative = str(article_id)
-        if alternative is not None and alternative in self._row_of:
-            hint = f"; an {type(alternative).__name__} id {alternative!r} exists"
-        msg = f"article id {article_id!r} is not in the model{hint}."
-        raise UnknownArticleError(msg)
-
-    def _k(self, k: int | None) -> int:
-        return check_k(self.k if k is None else k)
-
-    def _call_exclusions(self, exclude: Iterable[Any] | None) -> list[int]:
-        if exclude is None:
-            return []
-        if isinstance(exclude, str | int):
-            exclude = [exclude]
-        return [self._row_of[i] for i in exclude if i in self._row_of]
-
-    @property
-    def _uses_time(self) -> bool:
-        return (
-            self.max_age is not None
-            or self.recency_half_life is not None
-            or bool(self.section_overrides)
-            or not self.allow_newer
-        )
-
-    def _similarity(self, row: int, others: np.ndarray) -> np.ndarray:
-        """Cosines of index row ``row`` with the index rows ``others`` (for choosing a list)."""
-        if self.index_.compiled:
-            from .engine.kernels import row_cosines
-
-            return row_cosines(self.index_.matrix, row, others)
-        matrix = self.index_.matrix
-        sub = sp.csr_matrix(matrix[others], dtype=np.float64)
-        return (sub @ sp.csr_matrix(matrix[[row]], dtype=np.float64).T).toarray().ravel()
-
-    def _make_rules(
-        self,
-        times: np.ndarray,
-        sections: Sequence[str],
-        tags: sp.csr_matrix | None,
-        exclude_rows: list[np.ndarray],
-        *,
-        relax_time: bool = False,
-        removal_only: bool = False,
-    ) -> Rules:
-        """The engine's rules for a batch of queries.
-
-        ``removal_only`` keeps only the rules that remove candidates (window,
-        ``allow_newer``, exclusions): plain cosine order, as the feedback pass needs. With
-        feedback on, copies of the query are found on its own vector by that pass and arrive
-        in ``exclude_rows``, so the engine's duplicate rule (which compares ranking scores)
-        is off.
+        Raises
+        ------
+        UnknownArticleError
+            An id is not in the model (the message names it, with a hint when the other id
+            type exists).
         """
-        use_time = self._uses_time
-        max_age = half_life = None
-        if use_time:
-            max_age, half_life = time_rules(
-                sections, self.max_age, self.recency_half_life, self.section_overrides
-            )
-            if relax_time:  # the "relax_time" fallback drops the window, keeps the decay
-                max_age = np.full(len(sections), np.inf)
-        return Rules(
-            times=times if use_time else None,
-            max_age=max_age,
-            half_life=None if removal_only else half_life,
-            allow_newer=self.allow_newer or relax_time,
-            tags=tags if self.tag_weight and not removal_only else None,
-            tag_weight=0.0 if removal_only else float(self.tag_weight),
-            duplicate_threshold=None if self.feedback or removal_only else self.duplicate_threshold,
-            exclude_rows=exclude_rows,
-        )
+        ranker = self._check_fitted()
+        return list(dict.fromkeys(self.ids_[ranker.row(i)] for i in article_ids))
 
-    def _query_some(
-        self,
-        queries: sp.csr_matrix,
-        pending: np.ndarray,
-        self_rows: np.ndarray,
-        codes: np.ndarray,
-        pool: int,
-        policy: SectionPolicy,
-        allowed: np.ndarray,
-        rules: Rules,
-        own_rows: bool,
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The engine's top-``pool`` for the queries ``pending`` of a batch (growing pools)."""
-        return self.index_.query(
-            take_rows(queries, pending),
-            self_rows[pending],
-            codes[pending],
-            pool,
-            policy,
-            allowed,
-            rules.take(pending),
-            own_rows and pending.size == queries.shape[0],
-        )
-
-    def _raw_pass(
-        self,
-        raw: sp.csr_matrix,
-        self_rows: np.ndarray,
-        codes: np.ndarray,
-        policy: SectionPolicy,
-        allowed: np.ndarray,
-        rules: Rules,
-        n_neighbours: int,
-        own_rows: bool = False,
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Plain-cosine pass: per query, its copies and its first ``n_neighbours`` others.
-
-        Copies (cosine >= ``duplicate_threshold``) outrank every other story, so a pool that
-        holds one story below the threshold, or every candidate, holds all of them; a pool
-        full of copies is fetched again, four times larger.
-        """
-        threshold = self.duplicate_threshold
-        m = raw.shape[0]
-        empty = np.empty(0, dtype=np.int64)
-        copies = [empty] * m
-        neighbours = [empty] * m
-        pending = np.arange(m)
-        pool = n_neighbours + 5
-        while pending.size:
-            found = self._query_some(
-                raw, pending, self_rows, codes, pool, policy, allowed, rules, own_rows
-            )
-            again = []
-            for i, (rows, scores) in zip(pending.tolist(), found, strict=True):
-                is_copy = (
-                    scores >= threshold
-                    if threshold is not None
-                    else np.zeros(len(rows), dtype=bool)
-                )
-                others = rows[~is_copy]
-                full = len(rows) >= pool and pool < self.n_articles_
-                if full and len(others) < max(n_neighbours, 1):
-                    again.append(i)
-                    continue
-                copies[i], neighbours[i] = rows[is_copy], others[:n_neighbours]
-            pending = np.array(again, dtype=np.int64)
-            pool *= 4
-        return copies, neighbours
-
-    def _feedback_neighbours(self, rows: np.ndarray) -> list[np.ndarray]:
-        """The feedback neighbours of index rows, as :meth:`related` chooses them."""
-        allowed = self._visible
-        _, exclude_rows = self._held_and_excluded(rows, allowed, self._k(None), True)
-        sections, times, _ = self._query_arrays(rows)
-        removal = self._make_rules(times, sections, None, exclude_rows, removal_only=True)
-        _, neighbours = self._raw_pass(
-            self.index_.matrix[rows],
-            rows,
-            self.index_.section_codes[rows],
-            self.section_policy,
-            allowed,
-            removal,
-            self.feedback,
-        )
-        return neighbours
-
-    def _expand(
-        self,
-        raw: sp.csr_matrix,
-        self_rows: np.ndarray,
-        codes: np.ndarray,
-        sections: Sequence[str],
-        times: np.ndarray,
-        policy: SectionPolicy,
-        allowed: np.ndarray,
-        exclude_rows: list[np.ndarray],
-        own_rows: bool = False,
-    ) -> tuple[sp.csr_matrix, list[np.ndarray]]:
-        """Rocchio feedback: ``q + w * mean(first neighbours)``, L2-normalised, and the copies.
-
-        The sum is taken in float64 over the neighbours in rank order (the same bits for a
-        query whatever batch it is in) and stored like the index rows, in float32.
-        """
-        removal = self._make_rules(times, sections, None, exclude_rows, removal_only=True)
-        copies, neighbours = self._raw_pass(
-            raw, self_rows, codes, policy, allowed, removal, self.feedback, own_rows
-        )
-        if policy == "prefer":
-            # Copies may sit in any section the fill can reach.
-            copies, _ = self._raw_pass(raw, self_rows, codes, "any", allowed, removal, 0, own_rows)
-        counts = np.array([len(n) for n in neighbours], dtype=np.int64)
-        picked = np.concatenate([*neighbours, np.empty(0, dtype=np.int64)])
-        expanded = rocchio(
-            raw, take_rows(self.index_.matrix, picked), counts, float(self.feedback_weight)
-        )
-        return expanded, copies
-
-    def _lists(
-        self,
-        queries: sp.csr_matrix,
-        self_rows: np.ndarray,
-        codes: np.ndarray,
-        sections: Sequence[str],
-        times: np.ndarray,
-        tags: sp.csr_matrix,
-        k: int,
-        *,
-        policy: SectionPolicy,
-        extra_exclude: Sequence[int] = (),
-        explain: bool = False,
-        editorial: bool = True,
-        own_rows: bool = False,
-    ) -> list[list[Related]]:
-        """Every policy, applied identically for related, related_to, related_many, batches.
-
-        ``editorial=False`` leaves out pinned stories and the fallback chain (the by-section
-        view, where they would repeat in every group). ``own_rows``: the queries are the
-        index rows ``self_rows`` themselves (lets a whole-set batch score each pair once).
-        """
-        m = queries.shape[0]
-        allowed = self._visible.copy()
-        allowed[list(extra_exclude)] = False
-        held, exclude_rows = self._held_and_excluded(self_rows, allowed, k, editorial)
-        removed_query = [own >= 0 and self.ids_[own] in self.removed_ for own in self_rows]
-        raw = queries
-        if self.feedback:
-            queries, copies = self._expand(
-                raw, self_rows, codes, sections, times, policy, allowed, exclude_rows, own_rows
-            )
-            own_rows = False  # the expanded vectors are not the index rows
-            exclude_rows = [
-                np.concatenate([e, c]) for e, c in zip(exclude_rows, copies, strict=True)
-            ]
-        rules = self._make_rules(times, sections, tags, exclude_rows)
-        chosen = self._choose(queries, self_rows, codes, k, policy, allowed, rules, held, own_rows)
-
-        steps = [s for s in self.fallback if s != "same_section"] if editorial else []
-        for step in steps:
-            short = [i for i in range(m) if len(held[i]) + len(chosen[i][0]) < k]
-            if not short:
-                break
-            self._fill(
-                step,
-                short,
-                queries,
-                raw,
-                self_rows,
-                codes,
-                sections,
-                times,
-                tags,
-                k,
-                allowed,
-                exclude_rows,
-                held,
-                chosen,
-            )
-
-        out: list[list[Related]] = []
-        for i in range(m):
-            if removed_query[i]:
-                out.append([])
-                continue
-            rows, scores = chosen[i]
-            pins = held[i]
-            query_tags = None if tags is None else tags[i]
-            pin_scores = [
-                self.explain_rows(
-                    queries[i], times[i], sections[i], query_tags, r, terms=False
-                ).score
-                for r in pins
-            ]
-            results = self._results(pins, pin_scores, pinned=True)
-            results += self._results(rows, scores)
-            if explain:
-                results = [
-                    _with_explanation(
-                        r,
-                        self.explain_rows(
-                            queries[i], times[i], sections[i], query_tags, self._row_of[r.id]
-                        ),
-                    )
-                    for r in results
-                ]
-            out.append(results[:k])
-        return out
-
-    def _held_and_excluded(
-        self, self_rows: np.ndarray, allowed: np.ndarray, k: int, editorial: bool
-    ) -> tuple[list[list[int]], list[np.ndarray]]:
-        """Per query: its pinned rows (shown first) and the rows the ranking must skip."""
-        held: list[list[int]] = []
-        exclude_rows: list[np.ndarray] = []
-        for own in self_rows.tolist():
-            pins = self._pinned.get(own, []) if own >= 0 and editorial else []
-            blocked = self._blocked.get(own, []) if own >= 0 else []
-            # A blocked pair wins over a pin: "never together" is the safety rule.
-            pins = [r for r in pins if allowed[r] and r not in blocked][:k]
-            held.append(pins)
-            exclude_rows.append(np.array(pins + blocked, dtype=np.int64))
-        return held, exclude_rows
-
-    def _choose(
-        self,
-        queries: sp.csr_matrix,
-        self_rows: np.ndarray,
-        codes: np.ndarray,
-        k: int,
-        policy: SectionPolicy,
-        allowed: np.ndarray,
-        rules: Rules,
-        held: list[list[int]],
-        own_rows: bool = False,
-    ) -> list[tuple[list[int], list[float]]]:
-        """Top-k under the hard filters, then the greedy post-pass, growing the pool if short."""
-        m = queries.shape[0]
-        post_pass = (
-            self.duplicate_threshold is not None
-            or self.diversity > 0
-            or self.max_per_section is not None
-        )
-        need = [max(0, k - len(h)) for h in held]
-        chosen: list[tuple[list[int], list[float]]] = [([], []) for _ in range(m)]
-        pending = np.array([i for i in range(m) if need[i] > 0], dtype=np.int64)
-        pool = (3 * k + 10) if post_pass else k
-        while pending.size:
-            found = self._query_some(
-                queries, pending, self_rows, codes, pool, policy, allowed, rules, own_rows
-            )
-            again = []
-            picks = self._greedy(found, [need[i] for i in pending], [held[i] for i in pending])
-            for j, (i, (rows, scores)) in enumerate(zip(pending.tolist(), found, strict=True)):
-                if not post_pass:
-                    chosen[i] = (rows.tolist()[: need[i]], scores.tolist()[: need[i]])
-                    continue
-                if picks is not None:
-                    picked = (rows[picks[j]].tolist(), scores[picks[j]].tolist())
-                else:
-                    picked = select(
-                        rows,
-                        scores,
-                        need[i],
-                        similarity=self._similarity,
-                        duplicate_threshold=self.duplicate_threshold,
-                        max_per_section=self.max_per_section,
-                        sections=self.index_.section_codes,
-                        diversity=float(self.diversity),
-                        held=held[i],
-                    )
-                chosen[i] = picked
-                # A full pool may hide more candidates: ask again with a bigger one.
-                if len(picked[0]) < need[i] and len(rows) >= pool and pool < self.n_articles_:
-                    again.append(i)
-            pending = np.array(again, dtype=np.int64)
-            pool *= 4
-        return chosen
-
-    def _greedy(
-        self,
-        found: Sequence[tuple[np.ndarray, np.ndarray]],
-        need: Sequence[int],
-        held: Sequence[Sequence[int]],
-    ) -> list[np.ndarray] | None:
-        """The post-pass of every list at once, compiled, when it needs no diversity.
-
-        ``None`` when the Python walk (:func:`policies.select`) must run instead: diversity,
-        no post-pass at all, or no compiled kernels.
-        """
-        post_pass = self.duplicate_threshold is not None or self.max_per_section is not None
-        if self.diversity > 0 or not post_pass or not self.index_.compiled:
-            return None
-        from .engine.kernels import greedy_lists
-
-        return greedy_lists(
-            self.index_.matrix,
-            [rows for rows, _ in found],
-            held,
-            need,
-            duplicate_threshold=self.duplicate_threshold,
-            max_per_section=self.max_per_section,
-            sections=self.index_.section_codes,
-        )
-
-    def _fill(
-        self,
-        step: str,
-        short: list[int],
-        queries: sp.csr_matrix,
-        raw: sp.csr_matrix,
-        self_rows: np.ndarray,
-        codes: np.ndarray,
-        sections: Sequence[str],
-        times: np.ndarray,
-        tags: sp.csr_matrix,
-        k: int,
-        allowed: np.ndarray,
-        exclude_rows: list[np.ndarray],
-        held: list[list[int]],
-        chosen: list[tuple[list[int], list[float]]],
-    ) -> None:
-        """One fallback step for the lists still shorter than ``k`` (updates ``chosen``)."""
-        idx = np.array(short, dtype=np.int64)
-        keep = [
-            np.concatenate([exclude_rows[i], np.array(chosen[i][0], dtype=np.int64)]) for i in short
-        ]
-        holds = [held[i] + chosen[i][0] for i in short]
-        if step == "latest":
-            for i, hold, excluded in zip(short, holds, keep, strict=True):
-                extra = self._latest(
-                    raw[i],
-                    int(self_rows[i]),
-                    int(codes[i]),
-                    float(times[i]),
-                    sections[i],
-                    excluded,
-                    hold,
-                    k - len(hold),
-                    allowed,
-                )
-                chosen[i] = (chosen[i][0] + extra, chosen[i][1] + [0.0] * len(extra))
-            return
-        relax = step == "relax_time"
-        policy: SectionPolicy = "any" if step == "any" else self.section_policy
-        if self.feedback:
-            # The step widens the candidates: look for copies of the query among them too.
-            removal = self._make_rules(
-                times[idx],
-                [sections[i] for i in short],
-                None,
-                keep,
-                relax_time=relax,
-                removal_only=True,
-            )
-            copies, _ = self._raw_pass(
-                raw[idx], self_rows[idx], codes[idx], policy, allowed, removal, 0
-            )
-            keep = [np.concatenate([e, c]) for e, c in zip(keep, copies, strict=True)]
-        rules = self._make_rules(
-            times[idx],
-            [sections[i] for i in short],
-            None if tags is None else tags[idx],
-            keep,
-            relax_time=relax,
-        )
-        found = self._choose(
-            queries[idx], self_rows[idx], codes[idx], k, policy, allowed, rules, holds
-        )
-        for i, (rows, scores) in zip(short, found, strict=True):
-            chosen[i] = (chosen[i][0] + rows, chosen[i][1] + scores)
-
-    def _latest(
-        self,
-        query: sp.csr_matrix,
-        own: int,
-        code: int,
-        time: float,
-        section: str,
-        excluded: np.ndarray,
-        held: list[int],
-        need: int,
-        allowed: np.ndarray,
-    ) -> list[int]:
-        """The newest stories of a section (the "latest" fallback step), score 0.
-
-        Every rule that removes stories still applies: exclusions, the time window and
-        ``allow_newer``, copies of the story itself, one story per duplicate pair and the
-        section quota. Only the ranking by similarity is given up.
-        """
-        if need <= 0:
-            return []
-        if 0 <= code < len(self.index_.groups):
-            candidates = self.index_.groups[code]
-        else:
-            candidates = np.arange(self.n_articles_)
-        mask = allowed[candidates] & ~np.isin(candidates, excluded) & (candidates != own)
-        if self._uses_time:
-            ages, _ = time_rules(
-                [section], self.max_age, self.recency_half_life, self.section_overrides
-            )
-            gap = time - self.index_.times[candidates]
-            mask &= ~outside_window(gap, ages[0], self.allow_newer)
-        candidates = candidates[mask]
-        if self.duplicate_threshold is not None and len(candidates):
-            q = sp.csr_matrix(query, dtype=np.float64)
-            cosine = sp.csr_matrix(self.index_.matrix[candidates], dtype=np.float64) @ q.T
-            candidates = candidates[cosine.toarray().ravel() < self.duplicate_threshold]
-        ranked = candidates[np.argsort(self.index_.tiebreak[candidates], kind="stable")]
-        rows, _ = select(
-            ranked,
-            np.zeros(len(ranked)),
-            need,
-            similarity=self._similarity,
-            duplicate_threshold=self.duplicate_threshold,
-            max_per_section=self.max_per_section,
-            sections=self.index_.section_codes,
-            diversity=0.0,
-            held=held,
-        )
-        return rows
-
-    def _results(
-        self, rows: Sequence[int], scores: Sequence[float], *, pinned: bool = False
-    ) -> list[Related]:
-        return [
-            Related(
-                id=self.ids_[row],
-                score=float(score),
-                title=self.titles_[row],
-                section=self.sections_[row],
-                snippet=self.snippets_[row],
-                published=self.published_[row],
-                url=self.urls_[row],
-                pinned=pinned,
-            )
-            for row, score in zip(rows, scores, strict=True)
-        ]
-
-    def _query_arrays(self, rows: np.ndarray) -> tuple[list[str], np.ndarray, sp.csr_matrix]:
-        sections = [self.sections_[r] for r in rows.tolist()]
-        # Tags only matter to the tag bonus: skip slicing them (scipy overhead) otherwise.
-        all_tags = self.index_.tags
-        tags = all_tags[rows] if self.tag_weight and all_tags is not None else None
-        return sections, self.index_.times[rows], tags
-
-    def _related_rows(
-        self,
-        rows: np.ndarray,
-        k: int,
-        extra_exclude: Sequence[int] = (),
-        explain: bool = False,
-    ) -> list[list[Related]]:
-        sections, times, tags = self._query_arrays(rows)
-        codes = self.index_.section_codes[rows]
-        return self._lists(
-            take_rows(self.index_.matrix, rows),
-            rows,
-            codes,
-            sections,
-            times,
-            tags,
-            k,
-            policy=self.section_policy,
-            extra_exclude=extra_exclude,
-            explain=explain,
-            own_rows=True,
-        )
+    # ------------------------------------------------------------------ lists
 
     def warm_up(self) -> RelatedArticles:
         """Build now what each section's first query would otherwise build.
@@ -1163,11 +507,7 @@ class RelatedArticles(BaseEstimator):
         -------
         self : RelatedArticles
         """
-        self._check_fitted()
-        # One list per section, computed the way related() computes it.
-        firsts = np.array([g[0] for g in self.index_.groups if len(g)], dtype=np.int64)
-        self._related_rows(firsts, self._k(None))
-        self.vectorizer_.transform([{"title": "", "body": "warm up"}])
+        self._check_fitted().warm_up(self._policy())
         return self
 
     def related(
@@ -1208,11 +548,11 @@ class RelatedArticles(BaseEstimator):
         NotFittedError
             Called before :meth:`fit` or :meth:`load`.
         """
-        self._check_fitted()
+        ranker = self._check_fitted()
         k = self._k(k)
-        row = self._row(article_id)
-        extra = self._call_exclusions(exclude)
-        return self._related_rows(np.array([row]), k, extra, explain)[0]
+        row = ranker.row(article_id)
+        extra = ranker.known_rows(exclude)
+        return ranker.related_rows(np.array([row]), k, self._policy(), extra, explain)[0]
 
     def related_many(
         self,
@@ -1242,14 +582,14 @@ class RelatedArticles(BaseEstimator):
         UnknownArticleError
             An id is unknown and ``missing="raise"``.
         """
-        self._check_fitted()
+        ranker = self._check_fitted()
         k = self._k(k)
         check_params("related_many", {"missing": missing}, {"missing": [one_of("raise", "skip")]})
         wanted = list(dict.fromkeys(article_ids))
         if missing == "skip":
-            wanted = [i for i in wanted if i in self._row_of]
-        rows = np.array([self._row(i) for i in wanted], dtype=np.int64)
-        lists = self._related_rows(rows, k, explain=explain) if len(rows) else []
+            wanted = [i for i in wanted if i in ranker.row_of]
+        rows = np.array([ranker.row(i) for i in wanted], dtype=np.int64)
+        lists = ranker.related_rows(rows, k, self._policy(), explain=explain) if len(rows) else []
         return dict(zip(wanted, lists, strict=True))
 
     def iter_related(
@@ -1263,11 +603,12 @@ class RelatedArticles(BaseEstimator):
         batch_size : int, default 1024
             Articles scored per batch (each batch is further split by ``working_memory``).
         """
-        self._check_fitted()
+        ranker = self._check_fitted()
         k = self._k(k)
+        policy = self._policy()
         for start in range(0, self.n_articles_, batch_size):
             rows = np.arange(start, min(start + batch_size, self.n_articles_))
-            for row, lst in zip(rows.tolist(), self._related_rows(rows, k), strict=True):
+            for row, lst in zip(rows.tolist(), ranker.related_rows(rows, k, policy), strict=True):
                 yield self.ids_[row], lst
 
     def related_by_section(
@@ -1284,25 +625,20 @@ class RelatedArticles(BaseEstimator):
         UnknownArticleError
             ``article_id`` is not in the model.
         """
-        self._check_fitted()
+        ranker = self._check_fitted()
         k_per_section = check_k(k_per_section, "related_by_section")
-        row = self._row(article_id)
+        row = ranker.row(article_id)
+        policy = self._policy()
+        rows = np.array([row])
+        sections, times, tags = ranker.query_arrays(rows, policy)
         groups: dict[str, list[Related]] = {}
-        sections, times, tags = self._query_arrays(np.array([row]))
         for code, name in enumerate(self.section_names_):
             # "same" against another section's group: the engine leaves the article's own
             # row out only where it is a candidate, so this is that section's best stories.
-            lst = self._lists(
-                self.index_.matrix[[row]],
-                np.array([row]),
-                np.array([code]),
-                sections,
-                times,
-                tags,
-                k_per_section,
-                policy="same",
-                editorial=False,
-            )[0]
+            lst = ranker.lists(
+                self.index_.matrix[[row]], rows, np.array([code]), sections, times, tags,
+                k_per_section, policy, policy_name="same", editorial=False,
+            )[0]  # fmt: skip
             if lst:
                 groups[name] = lst
         return dict(sorted(groups.items(), key=lambda item: -item[1][0].score))
@@ -1341,54 +677,12 @@ class RelatedArticles(BaseEstimator):
             ``title``/``body`` is not a str (e.g. None or bytes), or ``published`` is not a
             date.
         """
-        self._check_fitted()
+        ranker = self._check_fitted()
         k = self._k(k)
-        if not isinstance(article, str | Mapping | Article):
-            msg = f"related_to takes a str, a dict or an Article, got a {type(article).__name__}."
-            raise InvalidArticleError(msg)
-        title, body, tags = document_fields(article)
-        for name, value in (("title", title), ("body", body)):
-            if not isinstance(value, str):
-                msg = f"related_to: field {name!r} is a {type(value).__name__}; pass text as str."
-                raise InvalidArticleError(msg)
-        published = None
-        if isinstance(article, str):
-            section, own_id = None, None
-        elif isinstance(article, Article):
-            section, own_id, published = article.section or None, article.id, article.published
-        else:
-            section, own_id = article.get("section") or None, article.get("id")
-            if article.get("published") is not None:
-                (checked,) = check_articles(
-                    [{"id": "related_to", "published": article["published"]}]
-                )
-                published = checked.published
-        query = self.vectorizer_.transform([{"title": title, "body": body, "tags": tags}])
-        self_row = self._row_of.get(own_id, -1) if own_id is not None else -1
-        policy: SectionPolicy
-        if section is None:
-            policy = "any"
-            code = -1
-        else:
-            policy = self.section_policy
-            code = self._section_code.get(section, -1)
-        tag_matrix = (
-            tag_rows([list(tags)], self._tag_vocabulary)[0] if self.tag_weight else None
-        )
-        return self._lists(
-            query,
-            np.array([self_row]),
-            np.array([code]),
-            [section or ""],
-            days_since_epoch([published]),
-            tag_matrix,
-            k,
-            policy=policy,
-            extra_exclude=self._call_exclusions(exclude),
-            explain=explain,
-        )[0]
+        extra = ranker.known_rows(exclude)
+        return ranker.related_to(check_query(article), k, self._policy(), extra, explain)
 
-    # ------------------------------------------------------------------------------- explain
+    # ------------------------------------------------------------------ explain
 
     def explain(self, article_id: ArticleId, related_id: ArticleId) -> Explanation:
         """Say why ``related_id`` relates to ``article_id``: shared terms, per field, sum = score.
@@ -1405,91 +699,16 @@ class RelatedArticles(BaseEstimator):
         UnknownArticleError
             Either id is not in the model.
         """
-        self._check_fitted()
-        row, other = self._row(article_id), self._row(related_id)
-        rows = np.array([row])
-        sections, times, tags = self._query_arrays(rows)
-        query = self.index_.matrix[rows]
-        if self.feedback:
-            # The vector related() ranks with, so the score here is the score shown there.
-            _, exclude_rows = self._held_and_excluded(rows, self._visible, self._k(None), True)
-            query, _ = self._expand(
-                query,
-                rows,
-                self.index_.section_codes[rows],
-                sections,
-                times,
-                self.section_policy,
-                self._visible,
-                exclude_rows,
-            )
-        return self.explain_rows(query, times[0], sections[0], tags, other)
+        ranker = self._check_fitted()
+        row, other = ranker.row(article_id), ranker.row(related_id)
+        return ranker.explain(row, other, self._policy())
 
     def explain_rows(
-        self,
-        query: sp.csr_matrix,
-        time: float,
-        section: str,
-        tags: sp.csr_matrix | None,
-        row: int,
-        *,
-        terms: bool = True,
+        self, query: Any, time: float, section: str, tags: Any, row: int, *, terms: bool = True
     ) -> Explanation:
         """Explanation of one (query row vector, index row) pair; see :meth:`explain`."""
-        q = sp.csr_matrix(query[0], dtype=np.float64) if query.shape[0] else sp.csr_matrix(query)
-        x = sp.csr_matrix(self.index_.matrix[row], dtype=np.float64)
-        # Same summation order as the engine (the query's term order): the same bits.
-        common, q_pos, x_pos = np.intersect1d(q.indices, x.indices, return_indices=True)
-        products = q.data[q_pos] * x.data[x_pos]
-        cosine = float(sum(products.tolist()))
-        decay = 1.0
-        if self._uses_time and not np.isnan(time) and not np.isnan(self.index_.times[row]):
-            _, lives = time_rules(
-                [section], self.max_age, self.recency_half_life, self.section_overrides
-            )
-            gap = abs(time - self.index_.times[row])
-            decay = float(np.exp2(-gap / lives[0])) if np.isfinite(lives[0]) else 1.0
-        tag_bonus = 0.0
-        if self.tag_weight and tags is not None and self.index_.tags is not None and cosine > 0:
-            shared = (tags[0] @ self.index_.tags[row].T).toarray()
-            tag_bonus = float(self.tag_weight * shared.sum())
-        score = cosine * decay + tag_bonus
-        contributions: list[TermContribution] = []
-        if terms and len(common):
-            parts = self._field_parts(row)
-            names = self.vectorizer_.get_feature_names_out()
-            for col, product in zip(common.tolist(), products.tolist(), strict=True):
-                value = product * decay
-                split = {f: parts[f].get(col, 0.0) for f in parts}
-                known = sum(split.values())
-                total = float(x[0, col])
-                # The stored row is float32, the parts float64: a remainder within float32
-                # rounding of the value is rounding, not an occurrence in the body.
-                body = total - known
-                split["body"] = body if body > 1e-5 * total else 0.0
-                whole = sum(split.values())
-                for field_name, part in split.items():
-                    if part > 0:
-                        contributions.append(
-                            TermContribution(names[col], field_name, value * part / whole)
-                        )
-            contributions.sort(key=lambda t: (-t.contribution, t.term, t.field))
-        return Explanation(score, cosine, decay, tag_bonus, tuple(contributions))
-
-    def _field_parts(self, row: int) -> dict[str, dict[int, float]]:
-        """Normalised per-field values of an index row, from its stored title and tags.
-
-        The body is what remains of the row once title and tags are taken out (the model
-        keeps titles and tags but not full bodies).
-        """
-        doc = {"title": self.titles_[row], "body": "", "tags": "\n".join(self.tags_[row])}
-        values = self.vectorizer_.field_values(doc)
-        norm = self.norms_[row]
-        return {
-            f: {c: float(v / norm) for c, v in vals.items()}
-            for f, vals in values.items()
-            if f != "body"
-        }
+        ranker = self._check_fitted()
+        return ranker.explain_rows(query, time, section, tags, row, self._policy(), terms=terms)
 
     def find_duplicates(self, threshold: float | None = None) -> list[list[ArticleId]]:
         """Groups of near-duplicate articles (syndicated copies, re-publishes) in the corpus.
@@ -1508,7 +727,7 @@ class RelatedArticles(BaseEstimator):
         -------
         list of list of ids
         """
-        self._check_fitted()
+        ranker = self._check_fitted()
         limit = self.duplicate_threshold if threshold is None else threshold
         limit = 0.8 if limit is None else float(limit)
         check_params(
@@ -1516,41 +735,9 @@ class RelatedArticles(BaseEstimator):
             {"threshold": limit},
             {"threshold": [interval("real", 0, 1, closed="right")]},
         )
-        parent = list(range(self.n_articles_))
+        return ranker.duplicates(limit)
 
-        def find(a: int) -> int:
-            while parent[a] != a:
-                parent[a] = parent[parent[a]]
-                a = parent[a]
-            return a
-
-        matrix = sp.csr_matrix(self.index_.matrix, dtype=np.float64)
-        matrix_t = sp.csr_matrix(matrix.T)
-        # Sparse products in small blocks: only pairs at or above the threshold are kept.
-        step = 64
-        for start in range(0, self.n_articles_, step):
-            block = sp.coo_matrix(matrix[start : start + step] @ matrix_t)
-            hit = (block.data >= limit) & (block.row + start != block.col)
-            for r, c in zip(
-                (block.row[hit] + start).tolist(), block.col[hit].tolist(), strict=True
-            ):
-                ra, rb = find(r), find(c)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-        groups: dict[int, list[int]] = {}
-        for r in range(self.n_articles_):
-            groups.setdefault(find(r), []).append(r)
-        times = self.index_.times
-
-        def canonical(r: int) -> tuple:
-            return (np.isnan(times[r]), 0.0 if np.isnan(times[r]) else times[r], self.ids_[r])
-
-        out = [
-            [self.ids_[r] for r in sorted(g, key=canonical)] for g in groups.values() if len(g) > 1
-        ]
-        return sorted(out, key=lambda g: g[0])
-
-    # ------------------------------------------------------------------------------- files
+    # ------------------------------------------------------------------ files
 
     def save(self, path: str | Path, *, key: bytes | str | None = None) -> Path:
         """Write the fitted model to a directory, without pickle.
@@ -1570,10 +757,8 @@ class RelatedArticles(BaseEstimator):
         Path
             The directory.
         """
-        self._check_fitted()
-        from .persistence import save_model
-
-        return save_model(self, path, key=key)
+        ranker = self._check_fitted()
+        return save_model(path, self.get_params(), ranker.current_archive(), key=key)
 
     @classmethod
     def load(
@@ -1594,33 +779,8 @@ class RelatedArticles(BaseEstimator):
         ------
         ModelFormatError
             A file is missing, truncated, corrupted, of another format version, or holds an
-            object (pickle) array; the message names the file and the failed check.
+            object (pickle) array; the message names the file and the failed check. A model
+            saved before a parameter existed loads with the value it behaved with.
         """
-        from .persistence import load_model
-
-        return load_model(cls, path, key=key, mmap=mmap)
-
-    def _params_for_manifest(self) -> dict[str, Any]:
-        """The constructor parameters as JSON (names as in the API; tuples become lists)."""
-        return params.to_manifest(self.get_params())
-
-    @staticmethod
-    def _params_from_manifest(values: dict[str, Any]) -> dict[str, Any]:
-        """Inverse of :meth:`_params_for_manifest`: the types the constructor documents."""
-        return params.from_manifest(values)
-
-
-@dataclass(frozen=True)
-class UpdateReport:
-    """What :meth:`RelatedArticles.add` did and whether the model should be refitted."""
-
-    added: list[ArticleId]
-    oov_rate: float
-    idf_drift: float
-    needs_refit: bool
-
-
-def _with_explanation(result: Related, explanation: Explanation) -> Related:
-    from dataclasses import replace
-
-    return replace(result, explanation=explanation)
+        values, archive = load_model(path, key=key, mmap=mmap)
+        return cls(**values)._fitted(archive)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ArticleId", "Explanation", "Related", "TermContribution"]
+__all__ = ["ArticleId", "Explanation", "Related", "TermContribution", "UpdateReport"]
 
 #: An article id: a str or an int, one type per corpus (``1`` and ``"1"`` are different ids).
 ArticleId = str | int
@@ -97,3 +97,25 @@ class Related:
             "pinned": self.pinned,
             **({"explanation": self.explanation.to_dict()} if self.explanation else {}),
         }
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    """What :meth:`RelatedArticles.add <relatedness.RelatedArticles.add>` did, and whether
+    the model should be refitted.
+
+    Attributes
+    ----------
+    added : list of ids
+    oov_rate : float
+        Share of the new articles' terms outside the fitted vocabulary.
+    idf_drift : float
+        Mean absolute change of idf over the vocabulary had the new articles been counted.
+    needs_refit : bool
+        ``oov_rate > 0.2``, ``idf_drift > 0.1`` or the archive grew by more than half.
+    """
+
+    added: list[ArticleId]
+    oov_rate: float
+    idf_drift: float
+    needs_refit: bool

@@ -47,10 +47,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import params
 from ..atomic import TEMP_PREFIX, sha256_file, sweep_stale_temp
-from ..exceptions import InvalidParameterError
+from ..exceptions import InvalidParameterError, NotFittedError
 from ..results import ArticleId
-from ..validation import NONE, Constraint, check_params, interval, one_of
+from ..validation import NONE, Constraint, check_k, check_params, interval, one_of
 from .executors import run_tasks
 from .guards import exclusive, sigterm_raises
 from .outcome import EXIT_INTERRUPTED, OutputError, PrecomputeInterrupted, PrecomputeSummary
@@ -179,7 +180,7 @@ def model_fingerprint(model: RelatedArticles) -> str:
     add_array(matrix.indices, "<i4")
     add_array(matrix.indptr, "<i8")
     add_array(model.norms_, "<f8")
-    add_json(model._params_for_manifest())
+    add_json(params.to_manifest(model.get_params()))
     add_json(
         {
             "ids": model.ids_,
@@ -189,7 +190,7 @@ def model_fingerprint(model: RelatedArticles) -> str:
             "urls": model.urls_,
             "snippets": model.snippets_,
             "tags": model.tags_,
-            "removed": sorted(model.removed_, key=model._row_of.__getitem__),
+            "removed": [i for i in model.ids_ if i in model.removed_],  # in fit order
         }
     )
     return digest.hexdigest()
@@ -247,7 +248,9 @@ def _resolve_model(
     if not isinstance(model, RelatedArticles):
         msg = f"precompute needs a fitted RelatedArticles or a model directory, got {model!r}"
         raise InvalidParameterError(msg)
-    model._check_fitted()
+    if not model.__sklearn_is_fitted__():
+        msg = "precompute needs a fitted model; call fit(articles) or RelatedArticles.load(path)"
+        raise NotFittedError(msg)
     return model, None if model_dir is None else Path(model_dir).resolve(), model_dir is not None
 
 
@@ -373,7 +376,7 @@ def precompute(
     writer = get_writer(format)
     model, saved_dir, compare = _resolve_model(model, model_dir)
     options = _Options(
-        k=model._k(k),
+        k=check_k(model.k if k is None else k),
         ids=ids,
         shard_size=shard_size,
         resume=resume,
@@ -426,7 +429,7 @@ def _run(
     if options.ids is not None:
         # The model's own id objects (an id given as numpy.int64 becomes the int it equals),
         # looked up before anything is written: an unknown id raises with a hint.
-        id_list = list(dict.fromkeys(model.ids_[model._row(i)] for i in options.ids))
+        id_list = model.resolve_ids(options.ids)
     n = model.n_articles_ if id_list is None else len(id_list)
     n_shards = math.ceil(n / shard_size)
     id_type = "int" if model.ids_ and isinstance(model.ids_[0], int) else "str"
@@ -539,7 +542,7 @@ def _run(
                     "manifest_sha256": None if saved_dir is None else manifest_sha,
                     "fingerprint": fingerprint,
                     "n_articles": model.n_articles_,
-                    "params": model._params_for_manifest(),
+                    "params": params.to_manifest(model.get_params()),
                 },
                 "job_sha256": job_sha,
                 "shards": shards,

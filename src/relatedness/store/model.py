@@ -17,6 +17,10 @@ Loading reads the manifest first, checks every file's size and SHA-256 before pa
 parses arrays with ``allow_pickle=False`` and JSON with the standard parser, then checks the
 structure (shapes, dtypes, index ranges, id types). The vectorizer is rebuilt from the
 vocabulary, the idf and the parameters; nothing is unpickled and no code from the files runs.
+
+The files hold a plain record, never the façade: :func:`save_model` writes the parameters
+(:func:`relatedness.params.to_manifest`) and an :class:`~relatedness.archive.Archive`;
+:func:`load_model` returns them, and the façade builds itself from the two.
 """
 
 from __future__ import annotations
@@ -29,18 +33,16 @@ import platform
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from . import params
-from .atomic import atomic_write, sha256_file, sweep_stale_temp
-from .exceptions import ModelFormatError, RelatednessError
-from .features.tfidf import FieldTfidfVectorizer
-
-if TYPE_CHECKING:
-    from .recommender import RelatedArticles
+from .. import params
+from ..archive import Archive
+from ..atomic import atomic_write, sha256_file, sweep_stale_temp
+from ..exceptions import ModelFormatError, RelatednessError
+from ..features.tfidf import FieldTfidfVectorizer
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "save_model"]
 
@@ -48,9 +50,6 @@ FORMAT = "relatedness-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
-#: Parameters added after format 1 shipped, with the value that reproduces how a model saved
-#: without them behaved (not today's default): such a model loads and ranks as before.
-PARAMS_ADDED_LATER = params.ADDED_LATER
 #: A manifest is a few KB; anything far larger is not ours and is not parsed.
 MAX_MANIFEST_BYTES = 16 * 2**20
 
@@ -89,31 +88,54 @@ def _from_iso(value: str | None) -> dt.date | dt.datetime | None:
 # ----------------------------------------------------------------------------------- save
 
 
-def save_model(model: RelatedArticles, path: str | Path, *, key: bytes | str | None = None) -> Path:
-    """Write ``model`` under ``path`` (see the module docstring for the layout)."""
+def save_model(
+    path: str | Path,
+    values: Mapping[str, Any],
+    archive: Archive,
+    *,
+    key: bytes | str | None = None,
+) -> Path:
+    """Write parameter ``values`` and ``archive`` under ``path`` (the module docstring's layout).
+
+    Parameters
+    ----------
+    path : str or Path
+        The model directory (created if needed).
+    values : mapping
+        Every parameter, as the constructor takes it.
+    archive : Archive
+        The fitted archive.
+    key : bytes or str, optional
+        A secret: also write ``manifest.sig`` (HMAC-SHA256 of the manifest).
+
+    Returns
+    -------
+    Path
+    """
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     sweep_stale_temp(directory)
-    matrix = model.index_.matrix
-    params, terms, idf, lines = model.vectorizer_.to_state()
+    matrix = archive.matrix
+    vec_params, terms, idf, lines = archive.vectorizer.to_state()
+    row_of = {article_id: row for row, article_id in enumerate(archive.ids)}
     arrays: dict[str, np.ndarray] = {
         "matrix.data.npy": np.asarray(matrix.data, dtype=np.float32),
         "matrix.indices.npy": np.asarray(matrix.indices, dtype=np.int32),
         "matrix.indptr.npy": np.asarray(matrix.indptr, dtype=np.int64),
         "idf.npy": np.asarray(idf, dtype=np.float64),
-        "norms.npy": np.asarray(model.norms_, dtype=np.float64),
+        "norms.npy": np.asarray(archive.norms, dtype=np.float64),
     }
     documents = {
         "vocabulary.json": terms,
         "articles.json": {
-            "ids": model.ids_,
-            "titles": model.titles_,
-            "sections": model.sections_,
-            "published": [_iso(p) for p in model.published_],
-            "urls": model.urls_,
-            "snippets": model.snippets_,
-            "tags": model.tags_,
-            "removed": sorted(model.removed_, key=model._row_of.__getitem__),
+            "ids": archive.ids,
+            "titles": archive.titles,
+            "sections": archive.sections,
+            "published": [_iso(p) for p in archive.published],
+            "urls": archive.urls,
+            "snippets": archive.snippets,
+            "tags": archive.tags,
+            "removed": sorted(archive.removed, key=row_of.__getitem__),
         },
         "boilerplate.json": lines,
     }
@@ -145,22 +167,22 @@ def save_model(model: RelatedArticles, path: str | Path, *, key: bytes | str | N
             "nltk": _version("nltk"),
         },
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "params": model._params_for_manifest(),
+        "params": params.to_manifest(values),
         "vectorizer": {
-            "effective_fields": model.vectorizer_.field_weights(),
-            "effective_min_df": params["effective_min_df"],
-            "effective_max_df": params["effective_max_df"],
-            "n_documents": params["n_documents"],
+            "effective_fields": archive.vectorizer.field_weights(),
+            "effective_min_df": vec_params["effective_min_df"],
+            "effective_max_df": vec_params["effective_max_df"],
+            "n_documents": vec_params["n_documents"],
         },
         "counts": {
-            "n_articles": model.n_articles_,
+            "n_articles": archive.n_articles,
             "n_terms": len(terms),
             "nnz": int(matrix.nnz),
-            "n_empty": model.n_empty_,
-            "n_sections": len(model.section_names_),
+            "n_empty": int(np.count_nonzero(np.diff(matrix.indptr) == 0)),
+            "n_sections": len(set(archive.sections)),
             "n_boilerplate_lines": len(lines),
         },
-        "id_type": "int" if model.ids_ and isinstance(model.ids_[0], int) else "str",
+        "id_type": archive.id_type,
         "files": files,
     }
     body = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
@@ -356,13 +378,31 @@ def _check_structure(directory: Path, manifest: Mapping[str, Any], parts: dict[s
 
 
 def load_model(
-    cls: type[RelatedArticles],
-    path: str | Path,
-    *,
-    key: bytes | str | None = None,
-    mmap: bool = False,
-) -> RelatedArticles:
-    """Load a model directory into a new ``cls`` instance (see the module docstring)."""
+    path: str | Path, *, key: bytes | str | None = None, mmap: bool = False
+) -> tuple[dict[str, Any], Archive]:
+    """Read a model directory: its parameter values and its archive.
+
+    Parameters
+    ----------
+    path : str or Path
+    key : bytes or str, optional
+        When given, the manifest's HMAC signature must verify.
+    mmap : bool, default False
+        Memory-map the arrays instead of reading them.
+
+    Returns
+    -------
+    (values, archive)
+        The constructor's parameter values (a model saved before a parameter existed gets
+        the value that reproduces it, :data:`relatedness.params.ADDED_LATER`) and the
+        archive.
+
+    Raises
+    ------
+    ModelFormatError
+        A file is missing, truncated, corrupted, of another format version, or holds an
+        object (pickle) array; the message names the file and the failed check.
+    """
     directory = Path(path)
     manifest = _read_manifest(directory, key)
     parts: dict[str, Any] = {
@@ -377,24 +417,19 @@ def load_model(
     }
     _check_structure(directory, manifest, parts)
     articles = parts["articles"]
-    published = [_from_iso(p) for p in articles["published"]]
-    saved = manifest["params"]
-    if isinstance(saved, dict):
-        # A model saved before a parameter existed keeps the behaviour it was saved with.
-        saved = {**PARAMS_ADDED_LATER, **saved}
-    expected = set(cls().get_params())
-    if not isinstance(saved, dict) or set(saved) != expected:
-        given = set(saved) if isinstance(saved, dict) else set()
+    # A model saved before a parameter existed keeps the behaviour it was saved with.
+    saved = {**params.ADDED_LATER, **manifest["params"]}
+    missing, unknown = set(params.PARAMETERS) - set(saved), set(saved) - set(params.PARAMETERS)
+    if missing or unknown:
         raise _fail(
             directory,
             MANIFEST,
-            "parameter check failed: missing "
-            f"{sorted(expected - given)!r}, unknown {sorted(given - expected)!r}",
+            f"parameter check failed: missing {sorted(missing)!r}, unknown {sorted(unknown)!r}",
         )
     try:
-        model = cls(**cls._params_from_manifest(saved))
-        _check_params_of(model)
-        vec_params = {name: saved[name] for name in params.VECTORIZER_PARAMS}
+        values = params.from_manifest(saved)
+        params.check("RelatedArticles", values)
+        vec_params = {name: values[name] for name in params.VECTORIZER_PARAMS}
         vec_params.update(
             {k: v for k, v in manifest["vectorizer"].items() if k != "effective_fields"}
         )
@@ -407,21 +442,17 @@ def load_model(
     matrix = sp.csr_matrix(
         (parts["data"], parts["indices"], parts["indptr"]), shape=(n, n_terms), copy=False
     )
-    model._set_fitted(
+    archive = Archive(
         vectorizer=vectorizer,
         matrix=matrix,
-        norms=parts["norms"],
-        tags=articles["tags"],
-        removed=articles["removed"],
+        norms=np.asarray(parts["norms"], dtype=np.float64),
         ids=articles["ids"],
         titles=articles["titles"],
         sections=articles["sections"],
-        published=published,
+        published=[_from_iso(p) for p in articles["published"]],
         urls=articles["urls"],
         snippets=articles["snippets"],
+        tags=articles["tags"],
+        removed=articles["removed"],
     )
-    return model
-
-
-def _check_params_of(model: RelatedArticles) -> None:
-    params.check(type(model).__name__, model.get_params())
+    return values, archive
