@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..articles import Article
+from ..engine import block_rows, tiebreak_ranks, topk_block
 from ..results import ArticleId
 from .inputs import as_records, validated
 
@@ -23,28 +24,13 @@ from .inputs import as_records, validated
 # --------------------------------------------------------------------------------------------
 
 
+#: MiB one dense block of scores may use here (results do not depend on it).
+WORKING_MEMORY = 64.0
+
+
 def id_ranks(ids: Sequence[ArticleId]) -> np.ndarray:
-    """Each id's position in sorted order: the "then by id" tie rule as ranks."""
-    order = sorted(range(len(ids)), key=ids.__getitem__)  # one id type per corpus: sortable
-    ranks = np.empty(len(ids), dtype=np.int64)
-    ranks[order] = np.arange(len(ids))
-    return ranks
-
-
-def _topk_row(scores: np.ndarray, k: int, tiebreak: np.ndarray) -> np.ndarray:
-    """Columns of the top ``k`` positive scores: score desc, then smaller tiebreak rank."""
-    pos = np.flatnonzero(scores > 0)
-    if pos.size > k:
-        # Keep every column tied with the k-th best so the tie rule, not argpartition's
-        # arbitrary order, decides which of them make the list.
-        kth = np.partition(scores[pos], pos.size - k)[pos.size - k]
-        pos = pos[scores[pos] >= kth]
-    order = np.lexsort((tiebreak[pos], -scores[pos]))[:k]
-    return pos[order]
-
-
-def _block_rows(n_columns: int, mib: float = 64.0) -> int:
-    return max(1, int(mib * 2**20 // (8 * max(n_columns, 1))))
+    """The library's tie rule for undated articles: by id (see ``tiebreak_ranks``)."""
+    return tiebreak_ranks(ids, np.full(len(ids), np.datetime64("NaT"), "datetime64[s]"))
 
 
 def exact_topk(
@@ -55,20 +41,23 @@ def exact_topk(
     tiebreak: np.ndarray,
     mask: Callable[[slice], np.ndarray | None] | None = None,
 ) -> list[np.ndarray]:
-    """Top-k columns of ``queries @ candidates_t`` per row, self excluded, in dense blocks."""
+    """Top-k columns of ``queries @ candidates_t`` per row, self excluded, in dense blocks.
+
+    The engine's one top-k (:func:`~relatedness.engine.topk_block`): positive scores only,
+    ties by ``tiebreak``; ``mask(block)`` gives the candidates each row of a block may
+    return (``None``: all).
+    """
     out: list[np.ndarray] = []
-    step = _block_rows(candidates_t.shape[1])
+    candidates_t = sp.csr_matrix(candidates_t)
+    step = block_rows(candidates_t.shape[1], WORKING_MEMORY)
+    self_cols = np.asarray(self_cols, dtype=np.int64)
     for start in range(0, queries.shape[0], step):
         block = slice(start, min(start + step, queries.shape[0]))
-        scores = (queries[block] @ candidates_t).toarray()
-        rows = np.arange(scores.shape[0])
-        own = self_cols[block]
-        scores[rows[own >= 0], own[own >= 0]] = -np.inf  # by position: a twin still ranks
-        if mask is not None:
-            allowed = mask(block)
-            if allowed is not None:
-                scores[~allowed] = -np.inf
-        out.extend(_topk_row(row, k, tiebreak) for row in scores)
+        allowed = None if mask is None else mask(block)
+        columns, _ = topk_block(
+            queries[block], candidates_t, k, self_cols[block], tiebreak, allowed
+        )
+        out.extend(cols[cols >= 0] for cols in columns)
     return out
 
 

@@ -8,7 +8,6 @@ half") for corpora without labels.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import math
 import time
@@ -20,26 +19,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..results import ArticleId
-from .baselines import exact_topk, id_ranks
-from .inputs import Lists, as_days, as_lists, as_records, labels_from, model_lists, validated
+from .baselines import exact_topk
+from .inputs import Lists, as_lists, as_records, labels_from, model_lists, validated
 from .metrics import evaluate_lists
 from .tables import format_value
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from ..recommender import RelatedArticles
-
-
-def _newer_then_id_ranks(
-    ids: Sequence[ArticleId], published: Sequence[dt.date | dt.datetime | None]
-) -> np.ndarray:
-    """The library's tie rule as ranks: newer first, undated last, then by id."""
-    id_rank = id_ranks(ids)
-    days = np.array([math.nan if p is None else as_days(p) for p in published], dtype=np.float64)
-    undated = np.isnan(days)
-    order = np.lexsort((id_rank, -np.where(undated, 0.0, days), undated))
-    ranks = np.empty(len(ids), dtype=np.int64)
-    ranks[order] = np.arange(len(ids))
-    return ranks
 
 
 def rocchio_lists(
@@ -104,10 +90,9 @@ def rocchio_lists(
     queries = sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ queries
     queries = sp.csr_matrix(queries)
 
-    # Section codes and the tie rule from public attributes (not the index's internals).
-    section_code = {name: code for code, name in enumerate(sorted(set(model.sections_)))}
-    codes = np.array([section_code[s] for s in model.sections_], dtype=np.int64)
-    tiebreak = _newer_then_id_ranks(model.ids_, model.published_)
+    # The model's own section codes and tie rule (newer first, undated last, then id).
+    codes = model.index_.section_codes
+    tiebreak = model.index_.tiebreak
     x_t = x.T.tocsr()
     policy = model.section_policy
 
