@@ -115,3 +115,61 @@ def test_flags_have_distinct_options_and_name_table_rows():
     options = [flag.option for _, flag in rows]
     assert len(options) == len(set(options))
     assert all(name in params.PARAMETERS for name, _ in rows)
+
+
+#: Every flag of every command, as released: the table may generate them, never rename them.
+CLI_FLAGS = {
+    "fit": ["articles", "--model", "--k", "--section-policy", "--language", "--title-weight",
+            "--min-df", "--ngram-max", "--idf-power", "--max-df", "--skip-invalid", "--rejects",
+            "--keep-last", "--max-age", "--half-life", "--no-newer", "--duplicate-threshold",
+            "--diversity", "--max-per-section", "--exclude-id", "--exclude-section",
+            "--tag-weight", "--feedback", "--feedback-weight", "--policy-file", "--fallback"],
+    "related": ["id", "--model", "--k", "--format", "--explain"],
+    "precompute": ["--model", "--out", "--format", "--k", "--ids", "--shard-size", "--resume",
+                   "--jobs", "--backend", "--scheduler", "--quiet"],
+    "update": ["--model", "--add", "--remove", "--out", "--apply", "--k"],
+    "evaluate": ["articles", "--label", "--k", "--format", "--baselines"],
+    "demo": ["--k", "--articles"],
+}  # fmt: skip
+
+
+def _subparsers():
+    import argparse
+
+    from relatedness.cli import _parser
+
+    action = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices
+
+
+def test_the_cli_keeps_exactly_its_flags():
+    import argparse
+
+    found = {
+        name: sorted(
+            (a.option_strings or [a.dest])[0]
+            for a in parser._actions
+            if not isinstance(a, argparse._HelpAction)
+        )
+        for name, parser in _subparsers().items()
+    }
+    assert found == {name: sorted(flags) for name, flags in CLI_FLAGS.items()}
+
+
+def test_fit_flags_set_the_tables_parameters_and_only_when_typed():
+    from relatedness.cli import _param_values
+
+    fit = _subparsers()["fit"]
+    values, typed = _param_values(fit.parse_args(["a.jsonl"]))
+    # Untyped flags keep the library's defaults; the title weight is always written out.
+    assert values == {"fields": {"title": 0.5, "body": 1.0, "tags": 1.0}}
+    assert typed == set()
+    args = fit.parse_args(["a.jsonl", "--ngram-max", "1", "--no-newer", "--skip-invalid",
+                           "--duplicate-threshold", "none", "--fallback", "any, latest",
+                           "--exclude-id", "7", "--k", "5"])  # fmt: skip
+    values, typed = _param_values(args)
+    assert values["ngram_range"] == (1, 1) and values["allow_newer"] is False
+    assert values["on_invalid"] == "skip" and values["duplicate_threshold"] is None
+    assert values["fallback"] == ("any", "latest") and values["exclude_ids"] == ("7",)
+    assert "k" in typed  # typed with its default value: it still wins over a policy file
+    params.check("RelatedArticles", {**params.DEFAULTS, **values}, values)

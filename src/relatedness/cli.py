@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from . import __version__
+from . import __version__, params
 from .exceptions import ModelFormatError, RelatednessError
 
 __all__ = ["main"]
@@ -43,48 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_MODEL_DIR,
         help=f"model directory to write (default: {DEFAULT_MODEL_DIR})",
     )
-    fit.add_argument("--k", type=int, default=5, help="related articles per list (default: 5)")
-    fit.add_argument("--section-policy", choices=("same", "any", "prefer"), default="same")
-    fit.add_argument("--language", default="english")
-    fit.add_argument(
-        "--title-weight",
-        type=float,
-        default=0.5,
-        help="weight of headline words relative to body words (default: 0.5)",
-    )
-    fit.add_argument(
-        "--min-df",
-        type=_df,
-        default=None,
-        help="keep terms in at least this many articles (an int) or share (0.01); "
-        "default: the library's (3)",
-    )
-    fit.add_argument(
-        "--ngram-max",
-        type=int,
-        choices=(1, 2, 3),
-        default=None,
-        help="longest word sequence indexed: 1 words only, 2 adds word pairs "
-        "(default: the library's, 2)",
-    )
-    fit.add_argument(
-        "--idf-power",
-        type=float,
-        default=None,
-        metavar="P",
-        help="weigh terms by idf ** P (1: classic TF-IDF; default: the library's, 0.25)",
-    )
-    fit.add_argument(
-        "--max-df",
-        type=_df,
-        default=1.0,
-        help="keep terms in at most this many articles (an int) or share (0.5)",
-    )
-    fit.add_argument(
-        "--skip-invalid",
-        action="store_true",
-        help="leave out invalid rows instead of failing (see --rejects)",
-    )
+    # The parameter flags come from the table (relatedness.params), in its order.
+    _add_param_flags(fit, "fit")
     fit.add_argument(
         "--rejects",
         type=Path,
@@ -92,79 +52,8 @@ def _parser() -> argparse.ArgumentParser:
         help="with --skip-invalid: write the left-out rows here (JSON Lines; default: "
         "rejects.jsonl in the model directory)",
     )
-    fit.add_argument(
-        "--keep-last",
-        action="store_true",
-        help="on duplicate ids keep the newest copy instead of failing",
-    )
     policy = fit.add_argument_group("newsroom policies (recorded in the saved model)")
-    policy.add_argument(
-        "--max-age",
-        type=float,
-        default=None,
-        metavar="DAYS",
-        help="never relate stories published more than DAYS apart",
-    )
-    policy.add_argument(
-        "--half-life",
-        type=float,
-        default=None,
-        metavar="DAYS",
-        help="recency decay: halve the score every DAYS of age gap",
-    )
-    policy.add_argument(
-        "--no-newer",
-        action="store_true",
-        help="never link to stories published after the article (archive mode)",
-    )
-    policy.add_argument(
-        "--duplicate-threshold",
-        type=_optional_float,
-        default=0.8,
-        metavar="COSINE",
-        help="drop copies of the same story at or above "
-        "this cosine (default 0.8; 'none' keeps them)",
-    )
-    policy.add_argument(
-        "--diversity",
-        type=float,
-        default=0.0,
-        metavar="LAMBDA",
-        help="MMR diversity in [0, 1] (default 0: off)",
-    )
-    policy.add_argument("--max-per-section", type=int, default=None, metavar="N")
-    policy.add_argument(
-        "--exclude-id",
-        action="append",
-        default=[],
-        metavar="ID",
-        help="never show this article (repeatable)",
-    )
-    policy.add_argument(
-        "--exclude-section",
-        action="append",
-        default=[],
-        metavar="SECTION",
-        help="never show stories of this section (repeatable)",
-    )
-    policy.add_argument(
-        "--tag-weight", type=float, default=0.0, help="bonus for shared tags (default 0)"
-    )
-    policy.add_argument(
-        "--feedback",
-        type=int,
-        default=None,
-        metavar="N",
-        help="expand each article with its first N neighbours before ranking "
-        "(pseudo-relevance feedback; 0 is off; default: the library's)",
-    )
-    policy.add_argument(
-        "--feedback-weight",
-        type=float,
-        default=None,
-        metavar="W",
-        help="weight of the neighbours' mean against the article (default: the library's)",
-    )
+    _add_param_flags(policy, "policy")
     policy.add_argument(
         "--policy-file",
         type=Path,
@@ -172,13 +61,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="a JSON object of policy parameters (pinned, blocked_pairs, section_overrides, "
         "...); flags given on the command line win",
-    )
-    policy.add_argument(
-        "--fallback",
-        default="",
-        metavar="STEPS",
-        help="comma-separated steps while a list is short: same_section, any, "
-        "relax_time, latest (default: none, return fewer)",
     )
 
     related = sub.add_parser("related", help="print the related list of one article")
@@ -244,23 +126,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _optional_float(text: str) -> float | None:
-    if text.strip().lower() in ("none", "off", ""):
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        msg = f"expected a number or 'none', got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
+def _add_param_flags(group: Any, which: Literal["fit", "policy"]) -> None:
+    """The flags of the table's parameters; an untyped flag leaves the library's default."""
+    for _, flag in params.flags(which):
+        options = dict(flag.options)
+        options.setdefault("default", argparse.SUPPRESS)
+        group.add_argument(flag.option, **options)
 
 
-def _df(text: str) -> int | float:
-    """A document-frequency bound as written: "2" is a count, "1.0" or "0.5" a share."""
-    try:
-        return float(text) if any(c in text for c in ".eE") else int(text)
-    except ValueError:
-        msg = f"expected a count like 2 or a share like 0.5, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
+def _param_values(args: argparse.Namespace) -> tuple[dict[str, Any], set[str]]:
+    """The parameters the flags set, and the names of those typed on the command line."""
+    values: dict[str, Any] = {}
+    typed: set[str] = set()
+    for name, flag in [*params.flags("fit"), *params.flags("policy")]:
+        if not hasattr(args, flag.dest):
+            continue
+        value = getattr(args, flag.dest)
+        values[name] = value if flag.value is None else flag.value(value)
+        if "default" not in flag.options:
+            typed.add(name)
+    return values, typed
 
 
 def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
@@ -268,7 +153,8 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     from .recommender import RelatedArticles
 
     start = time.perf_counter()
-    on_invalid: Literal["raise", "skip"] = "skip" if args.skip_invalid else "raise"
+    values, typed = _param_values(args)
+    on_invalid: Literal["raise", "skip"] = values.get("on_invalid", "raise")
     read_problems: list[str] = []
     rows: Iterable[dict]
     if Path(args.articles).suffix.lower() in (".jsonl", ".ndjson", ".json"):
@@ -280,39 +166,15 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     else:
         listed = load_articles(args.articles, on_invalid=on_invalid, problems=read_problems)
         rows, first = listed, (listed[0] if listed else None)
-    model = RelatedArticles(
-        k=args.k,
-        section_policy=args.section_policy,
-        language=args.language,
-        fields={"title": args.title_weight, "body": 1.0, "tags": 1.0},
-        max_df=args.max_df,
-        on_invalid=on_invalid,
-        on_duplicate="keep_last" if args.keep_last else "raise",
-        max_age=args.max_age,
-        recency_half_life=args.half_life,
-        allow_newer=not args.no_newer,
-        duplicate_threshold=args.duplicate_threshold,
-        diversity=args.diversity,
-        max_per_section=args.max_per_section,
-        exclude_ids=tuple(args.exclude_id),
-        exclude_sections=tuple(args.exclude_section),
-        tag_weight=args.tag_weight,
-        fallback=tuple(step.strip() for step in args.fallback.split(",") if step.strip()),
-    )
-    # Unset flags keep the library's defaults (one place to change them).
-    for name in ("feedback", "feedback_weight", "min_df", "idf_power"):
-        if getattr(args, name) is not None:
-            model.set_params(**{name: getattr(args, name)})
-    if args.ngram_max is not None:
-        model.set_params(ngram_range=(1, args.ngram_max))
     int_ids = model_ids_are_int([] if first is None else [first])
-    if int_ids:
-        model.set_params(exclude_ids=tuple(_as_int(i) for i in args.exclude_id))
+    if int_ids and "exclude_ids" in values:
+        values["exclude_ids"] = tuple(_as_int(i) for i in values["exclude_ids"])
+    model = RelatedArticles(**values)
     if args.policy_file is not None:
-        _apply_policy_file(model, args, int_ids)
+        _apply_policy_file(model, args.policy_file, int_ids, typed)
     model.fit(rows)
     model.save(args.model)
-    if args.skip_invalid:
+    if on_invalid == "skip":
         _write_rejects(args, read_problems, model.rejects_)
     seconds = time.perf_counter() - start
     print(
@@ -324,39 +186,19 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-#: Policy parameters a --policy-file may set (the structured ones have no flag of their own).
-POLICY_PARAMS = (
-    "max_age", "recency_half_life", "section_overrides", "allow_newer", "duplicate_threshold",
-    "diversity", "max_per_section", "exclude_ids", "exclude_sections", "pinned",
-    "blocked_pairs", "fallback", "tag_weight", "section_policy", "k", "feedback",
-    "feedback_weight",
-)  # fmt: skip
-
-#: Policy-file keys that also have a flag: a flag typed on the command line wins.
-_FLAG_OF = {
-    "max_age": "max_age", "recency_half_life": "half_life",
-    "duplicate_threshold": "duplicate_threshold", "diversity": "diversity",
-    "max_per_section": "max_per_section", "tag_weight": "tag_weight",
-    "section_policy": "section_policy", "k": "k", "feedback": "feedback",
-    "feedback_weight": "feedback_weight",
-}  # fmt: skip
-
-
-def _apply_policy_file(model: Any, args: argparse.Namespace, int_ids: bool) -> None:
-    """Set policy parameters from a JSON object; flags typed on the command line win."""
+def _apply_policy_file(model: Any, path: Path, int_ids: bool, typed: set[str]) -> None:
+    """Set list parameters from a JSON object; flags typed on the command line win."""
     from .exceptions import InvalidParameterError
 
     try:
-        policies = json.loads(args.policy_file.read_text(encoding="utf-8"))
+        policies = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"{args.policy_file}: not a readable JSON file ({exc})"
+        msg = f"{path}: not a readable JSON file ({exc})"
         raise InvalidParameterError(msg) from None
-    unknown = sorted(set(policies) - set(POLICY_PARAMS)) if isinstance(policies, dict) else []
+    allowed = params.LIST_PARAMS
+    unknown = sorted(set(policies) - set(allowed)) if isinstance(policies, dict) else []
     if not isinstance(policies, dict) or unknown:
-        msg = (
-            f"{args.policy_file}: expected a JSON object with keys among {POLICY_PARAMS}; "
-            f"unknown keys: {unknown}"
-        )
+        msg = f"{path}: expected a JSON object with keys among {allowed}; unknown keys: {unknown}"
         raise InvalidParameterError(msg)
     if isinstance(policies.get("pinned"), dict) and int_ids:
         # JSON object keys are always strings; the corpus uses int ids.
@@ -364,12 +206,7 @@ def _apply_policy_file(model: Any, args: argparse.Namespace, int_ids: bool) -> N
     for name in ("blocked_pairs", "fallback", "exclude_ids", "exclude_sections"):
         if isinstance(policies.get(name), list):
             policies[name] = tuple(tuple(v) if isinstance(v, list) else v for v in policies[name])
-    defaults = _parser().parse_args(["fit", "-"])
-    for name, value in policies.items():
-        flag = _FLAG_OF.get(name)
-        if flag is not None and getattr(args, flag) != getattr(defaults, flag):
-            continue
-        model.set_params(**{name: value})
+    model.set_params(**{name: v for name, v in policies.items() if name not in typed})
 
 
 def _write_rejects(args: argparse.Namespace, read_problems: list[str], rejects: list) -> None:
