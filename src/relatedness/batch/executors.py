@@ -228,7 +228,7 @@ def _run_forked(tasks: list[ShardTask], model: RelatedArticles, n_jobs: int) -> 
     Fork, so the workers start with the model and the shared pools in their memory (copy on
     write: nothing is pickled or loaded). The parent's threads do not exist in a worker: its
     scoring threads are idle by then (they hold no lock), and a worker starts its own
-    (:func:`relatedness._kernels._forget_pools`).
+    (:func:`relatedness.engine.kernels._forget_pools`).
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
