@@ -202,7 +202,7 @@ def _budget(model: Any) -> dict[str, float]:
     """Bytes of the fitted matrix and an estimate of the per-section inverted copies.
 
     ``SimilarityIndex._inverted`` builds, per section and lazily, the transposed rows as a
-    float32 CSR (``relatedness._kernels.inverted_index``): 4 bytes of data and one index per
+    float32 CSR (``relatedness.engine.kernels.inverted_index``): 4 bytes of data and one index per
     non-zero, plus an ``indptr`` over the whole vocabulary per section. Every process that
     scores (each loky worker) holds its own copies, one per section it meets.
     """
@@ -248,7 +248,7 @@ def run_child(config: dict[str, Any]) -> dict[str, Any]:
     from relatedness import RelatedArticles
     from relatedness.articles import iter_jsonl, read_jsonl
     from relatedness.precompute import precompute
-    from relatedness.vectorize import _trim_heap
+    from relatedness.features.parallel import trim_heap as _trim_heap
 
     work = Path(config["work"])
     stage_file = Path(config["stage_file"])

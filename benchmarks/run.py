@@ -63,7 +63,7 @@ def _compute(method: str, X: sp.csr_matrix, k: int, extra: dict) -> np.ndarray:
     """Each row's top-k columns (self excluded) by one method."""
     n = X.shape[0]
     if method == "relatedness":
-        from relatedness.index import SimilarityIndex, tiebreak_ranks
+        from relatedness.engine import SimilarityIndex, tiebreak_ranks
 
         codes = np.load(extra["codes"]) if extra.get("policy") == "same" else np.zeros(n, int)
         ranks = tiebreak_ranks(list(range(n)), np.full(n, np.datetime64("NaT"), "datetime64[s]"))

@@ -85,3 +85,14 @@ def test_the_facade_stays_a_facade():
     """docs/architecture.md: the façade stores parameters, validates and delegates."""
     lines = (PACKAGE / "recommender.py").read_text().count("\n")
     assert lines <= 800, f"recommender.py has {lines} lines; move the logic to its layer"
+
+
+def test_the_architecture_picture_is_current():
+    """docs/architecture.svg is what docs/draw_layers.py draws from today's contract and code."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "draw_layers.py")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    committed = (ROOT / "docs" / "architecture.svg").read_text(encoding="utf-8")
+    assert done.stdout == committed, "run: python docs/draw_layers.py > docs/architecture.svg"

@@ -988,3 +988,19 @@ def test_model_saved_before_feedback_and_idf_power_loads_with_the_old_behaviour(
     loaded = RelatedArticles.load(path)
     assert (loaded.feedback, loaded.idf_power) == (0, 1.0)
     assert loaded.related_many(loaded.ids_) == model.related_many(model.ids_)
+
+
+def test_compiled_boilerplate_patterns_are_saved_as_their_text(tmp_path):
+    """Regression: a compiled re.Pattern in boilerplate_patterns made save() raise the JSON
+    encoder's TypeError; it is saved as its pattern text and loads as it."""
+    import re
+
+    from .conftest import news_rows
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RelatedArticles(k=3, min_df=1, boilerplate_patterns=(re.compile("^Advert$"),))
+        model.fit(news_rows())
+    loaded = RelatedArticles.load(model.save(tmp_path / "m"))
+    assert loaded.boilerplate_patterns == ("^Advert$",)
+    assert loaded.related_many(loaded.ids_) == model.related_many(model.ids_)

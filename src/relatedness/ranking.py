@@ -249,7 +249,8 @@ class Ranker:
             tags=tags if policy.tag_weight and not removal_only else None,
             tag_weight=0.0 if removal_only else float(policy.tag_weight),
             duplicate_threshold=None if policy.feedback or removal_only else dedupe,
-            exclude_rows=exclude_rows,
+            # No exclusion at all is no rule (the engine then skips the check per query).
+            exclude_rows=exclude_rows if any(len(rows) for rows in exclude_rows) else None,
         )
 
     def query_arrays(self, rows: np.ndarray, policy: Policy) -> tuple[list[str], np.ndarray, Any]:

@@ -257,20 +257,22 @@ class SimilarityIndex:
         m = queries.shape[0] if not problems else 0
         own = np.asarray(self_rows)
         codes = np.asarray(sections)
-        for name, array, low, high in (
-            ("self_rows", own, -1, self.n_articles),
-            ("sections", codes, -1, len(self.groups)),
+        for name, array, high in (
+            ("self_rows", own, self.n_articles),
+            ("sections", codes, len(self.groups)),
         ):
             if array.ndim != 1 or len(array) != m or array.dtype.kind not in "iu":
                 problems.append(f"{name} must be {m} ints")
-            elif m and (array.min() < low or array.max() >= high):
-                problems.append(f"{name} must lie in [{low}, {high})")
+            elif m and not (int(array.min()) >= -1 and int(array.max()) < high):
+                problems.append(f"{name} must lie in [-1, {high})")
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             problems.append(f"k must be an int >= 1, got {k!r}")
         if policy not in SECTION_POLICIES:
             problems.append(f"policy must be one of {SECTION_POLICIES}, got {policy!r}")
         if allowed is not None and (
-            np.asarray(allowed).dtype != bool or np.shape(allowed) != (self.n_articles,)
+            not isinstance(allowed, np.ndarray)
+            or allowed.dtype != bool
+            or allowed.shape != (self.n_articles,)
         ):
             problems.append(f"allowed must be {self.n_articles} bools")
         if rules is not None and rules.size not in (0, m):

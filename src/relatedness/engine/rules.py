@@ -15,8 +15,9 @@ is exempt from the window, ``allow_newer`` and decay.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -98,6 +99,17 @@ def outside_window(
     return drop
 
 
+def _is_every(which: np.ndarray, size: int) -> bool:
+    """Whether an index array is ``0, 1, ..., size - 1``."""
+    if len(which) != size:
+        return False
+    if size == 0:
+        return True
+    return int(which[0]) == 0 and int(which[-1]) == size - 1 and (
+        size < 3 or bool(np.all(np.diff(which) == 1))
+    )
+
+
 @dataclass(frozen=True)
 class Rules:
     """Every rule of one batch of ``m`` queries (per-query arrays have length ``m``).
@@ -135,6 +147,8 @@ class Rules:
 
     def take(self, which: Any) -> Rules:
         """The rules of the queries ``which`` (an index array or a slice)."""
+        if isinstance(which, np.ndarray) and _is_every(which, self.size):
+            return self  # a single query's batch passes through several steps unchanged
 
         def cut(a: Any) -> Any:
             return None if a is None else a[which]
@@ -143,13 +157,15 @@ class Rules:
         if self.exclude_rows is not None:
             picked = range(len(self.exclude_rows))[which] if isinstance(which, slice) else which
             excluded = [self.exclude_rows[i] for i in picked]
-        return replace(
-            self,
-            times=cut(self.times),
-            max_age=cut(self.max_age),
-            half_life=cut(self.half_life),
-            tags=cut(self.tags),
-            exclude_rows=excluded,
+        return Rules(
+            cut(self.times),
+            cut(self.max_age),
+            cut(self.half_life),
+            self.allow_newer,
+            cut(self.tags),
+            self.tag_weight,
+            self.duplicate_threshold,
+            excluded,
         )
 
     # ------------------------------------------------------------------ what the rules do
@@ -197,7 +213,7 @@ class Rules:
         has_tags = np.diff(sp.csr_matrix(self.tags).indptr) > 0
         return np.where(has_tags, float(self.tag_weight), 0.0)
 
-    @property
+    @functools.cached_property
     def size(self) -> int:
         """Number of queries the per-query arrays describe."""
         for array in (self.times, self.max_age, self.half_life):
