@@ -10,18 +10,19 @@ title, section, publication time, url, snippet, tags, plus the ids taken down. T
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
 
-from .articles import Article
+from .articles import Article, Rejected, check_articles
 from .features.tfidf import FieldTfidfVectorizer
 from .results import ArticleId
 from .text import make_snippet
 
-__all__ = ["Archive"]
+__all__ = ["Archive", "fit_archive"]
 
 
 @dataclass
@@ -103,3 +104,32 @@ class Archive:
     def id_type(self) -> str:
         """``"int"`` or ``"str"``: the one id type of the archive."""
         return "int" if self.ids and isinstance(self.ids[0], int) else "str"
+
+
+def fit_archive(
+    articles: Iterable[Any],
+    vectorizer_params: Mapping[str, Any],
+    *,
+    on_invalid: Literal["raise", "skip"],
+    on_duplicate: Literal["raise", "keep_last"],
+    snippet_chars: int,
+    rejects: list[Rejected],
+) -> Archive:
+    """Check ``articles``, fit a vectorizer on them and return their archive.
+
+    Rows left out under ``on_invalid="skip"`` are appended to ``rejects``. The vectorizer's
+    helper process is forked before the articles are read (see
+    :class:`~relatedness.features.parallel.ForkWorker`: forked later, it copies much of this
+    process' memory) and closed once the articles are counted or refused.
+    """
+    vectorizer = FieldTfidfVectorizer(**vectorizer_params)
+    worker = vectorizer.start_worker(len(articles) if isinstance(articles, Sized) else None)
+    try:
+        checked = check_articles(
+            articles, on_invalid=on_invalid, on_duplicate=on_duplicate, rejects=rejects
+        )
+        matrix, cleaned = vectorizer.fit_transform_cleaned(checked, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+    return Archive.of(vectorizer, matrix, vectorizer.row_norms_, checked, cleaned, snippet_chars)

@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .archive import Archive
-from .articles import Query, as_datetime
+from .articles import Article, Query, as_datetime
 from .engine import (
     Rules,
     SectionPolicy,
@@ -45,7 +45,7 @@ from .engine import (
     time_rules,
 )
 from .engine.postpass import row_cosines
-from .exceptions import UnknownArticleError
+from .exceptions import DuplicateIdError, InvalidArticleError, UnknownArticleError
 from .features.tags import tag_rows
 from .results import ArticleId, Explanation, Related, TermContribution
 
@@ -828,6 +828,59 @@ class Ranker:
         }
 
     # ------------------------------------------------------------------ archive-wide
+
+    def by_section(self, row: int, k: int, policy: Policy) -> dict[str, list[Related]]:
+        """A row's best ``k`` stories of each section, sections by their best score."""
+        rows = np.array([row])
+        sections, times, tags = self.query_arrays(rows, policy)
+        groups: dict[str, list[Related]] = {}
+        for code, name in enumerate(self.section_names):
+            # "same" against another section's group: the engine leaves the article's own
+            # row out only where it is a candidate, so this is that section's best stories.
+            found = self.lists(
+                self.index.matrix[[row]], rows, np.array([code]), sections, times, tags, k,
+                policy, policy_name="same", editorial=False,
+            )[0]  # fmt: skip
+            if found:
+                groups[name] = found
+        return dict(sorted(groups.items(), key=lambda item: -item[1][0].score))
+
+    def new_articles(
+        self, articles: Sequence[Article], snippet_chars: int
+    ) -> tuple[Archive, float, float]:
+        """Checked new articles as an archive in the fitted vocabulary, with their drift.
+
+        Returns ``(archive, oov_rate, idf_drift)`` (see
+        :meth:`~relatedness.features.tfidf.FieldTfidfVectorizer.drift`).
+
+        Raises
+        ------
+        DuplicateIdError
+            An id is already in the archive.
+        InvalidArticleError
+            The ids are of another type than the archive's.
+        """
+        taken = [a.id for a in articles if a.id in self.row_of]
+        if taken:
+            msg = (
+                f"{len(taken)} ids are already in the model, e.g. {taken[:5]!r}; remove() them "
+                "first to replace a story."
+            )
+            raise DuplicateIdError(msg)
+        ids = self.archive.ids
+        if ids and type(articles[0].id) is not type(ids[0]):
+            msg = (
+                f"new ids are {type(articles[0].id).__name__} but the model's are "
+                f"{type(ids[0]).__name__}; one corpus uses one id type."
+            )
+            raise InvalidArticleError(msg)
+        vec = self.archive.vectorizer
+        cleaned = [vec.clean_document(a) for a in articles]
+        counts, _ = vec.count(cleaned, vec.vocabulary_)
+        norms: list[np.ndarray] = []
+        rows = vec.weigh(counts, vec.idf_, norms_out=norms)
+        oov_rate, drift = vec.drift(cleaned, counts)
+        return Archive.of(vec, rows, norms[0], articles, cleaned, snippet_chars), oov_rate, drift
 
     def affected(self, rows: np.ndarray, policy: Policy) -> np.ndarray:
         """Rows whose lists may change when ``rows`` are added or removed (see the façade)."""

@@ -10,7 +10,7 @@ query planner (:mod:`relatedness.ranking`, which drives the engine) and saved by
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,10 +18,9 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from . import params
-from .archive import Archive
+from .archive import Archive, fit_archive
 from .articles import Rejected, check_articles, check_query
-from .exceptions import DuplicateIdError, InvalidArticleError, NotFittedError
-from .features.tfidf import FieldTfidfVectorizer
+from .exceptions import NotFittedError
 from .params import DEFAULTS
 from .ranking import Policy, Ranker
 from .results import ArticleId, Explanation, Related, UpdateReport
@@ -294,26 +293,13 @@ class RelatedArticles(BaseEstimator):
 
             articles = from_dataframe(articles)
         rejects: list[Rejected] = []
-        vectorizer = FieldTfidfVectorizer(
-            **{name: getattr(self, name) for name in params.VECTORIZER_PARAMS}
-        )
-        # The fit's helper process is forked before the articles are read (see ForkWorker:
-        # forked later, it copies much of this process' memory). Closed by the vectorizer
-        # once counted, or here if the articles are refused.
-        worker = vectorizer.start_worker(len(articles) if isinstance(articles, Sized) else None)
-        try:
-            checked = check_articles(
-                articles,
-                on_invalid=self.on_invalid,
-                on_duplicate=self.on_duplicate,
-                rejects=rejects,
-            )
-            matrix, cleaned = vectorizer.fit_transform_cleaned(checked, worker)
-        finally:
-            if worker is not None:
-                worker.close()
-        archive = Archive.of(
-            vectorizer, matrix, vectorizer.row_norms_, checked, cleaned, self.snippet_chars
+        archive = fit_archive(
+            articles,
+            {name: getattr(self, name) for name in params.VECTORIZER_PARAMS},
+            on_invalid=self.on_invalid,
+            on_duplicate=self.on_duplicate,
+            snippet_chars=self.snippet_chars,
+            rejects=rejects,
         )
         self._fitted(archive)
         self.rejects_ = rejects
@@ -433,27 +419,9 @@ class RelatedArticles(BaseEstimator):
         checked = check_articles(articles, on_invalid=self.on_invalid, on_duplicate="raise")
         if not checked:
             return UpdateReport([], 0.0, 0.0, False)
-        taken = [a.id for a in checked if a.id in ranker.row_of]
-        if taken:
-            msg = (
-                f"{len(taken)} ids are already in the model, e.g. {taken[:5]!r}; remove() them "
-                "first to replace a story."
-            )
-            raise DuplicateIdError(msg)
-        if self.ids_ and type(checked[0].id) is not type(self.ids_[0]):
-            msg = (
-                f"new ids are {type(checked[0].id).__name__} but the model's are "
-                f"{type(self.ids_[0]).__name__}; one corpus uses one id type."
-            )
-            raise InvalidArticleError(msg)
-        vec = self.vectorizer_
-        cleaned = [vec.clean_document(a) for a in checked]
-        counts, _ = vec.count(cleaned, vec.vocabulary_)
-        norms: list[np.ndarray] = []
-        rows = vec.weigh(counts, vec.idf_, norms_out=norms)
-        oov_rate, drift = vec.drift(cleaned, counts)
-        more = Archive.of(vec, rows, norms[0], checked, cleaned, self.snippet_chars)
+        more, oov_rate, drift = ranker.new_articles(checked, self.snippet_chars)
         self._fitted(ranker.current_archive().extended(more))
+        vec = self.vectorizer_
         grown = self.n_articles_ > 1.5 * vec.n_documents_
         needs_refit = oov_rate > 0.2 or drift > 0.1 or grown
         return UpdateReport([a.id for a in checked], oov_rate, drift, needs_refit)
@@ -628,20 +596,7 @@ class RelatedArticles(BaseEstimator):
         ranker = self._check_fitted()
         k_per_section = check_k(k_per_section, "related_by_section")
         row = ranker.row(article_id)
-        policy = self._policy()
-        rows = np.array([row])
-        sections, times, tags = ranker.query_arrays(rows, policy)
-        groups: dict[str, list[Related]] = {}
-        for code, name in enumerate(self.section_names_):
-            # "same" against another section's group: the engine leaves the article's own
-            # row out only where it is a candidate, so this is that section's best stories.
-            lst = ranker.lists(
-                self.index_.matrix[[row]], rows, np.array([code]), sections, times, tags,
-                k_per_section, policy, policy_name="same", editorial=False,
-            )[0]  # fmt: skip
-            if lst:
-                groups[name] = lst
-        return dict(sorted(groups.items(), key=lambda item: -item[1][0].score))
+        return ranker.by_section(row, k_per_section, self._policy())
 
     def related_to(
         self,
