@@ -406,62 +406,17 @@ class Ranker:
         ``own_rows``: the queries are the index rows ``self_rows`` themselves (lets a
         whole-set batch score each pair once).
         """
-        name = policy.section_policy if policy_name is None else policy_name
-        m = queries.shape[0]
-        allowed = self.visible.copy()
-        allowed[list(extra_exclude)] = False
-        held, exclude_rows = self.held_and_excluded(self_rows, allowed, k, editorial)
-        removed_query = [own >= 0 and self.archive.ids[own] in self.removed for own in self_rows]
-        raw = queries
-        if policy.feedback:
-            queries, copies = self.expand(
-                raw,
-                self_rows,
-                codes,
-                sections,
-                times,
-                policy,
-                name,
-                allowed,
-                exclude_rows,
-                own_rows,
-            )
-            own_rows = False  # the expanded vectors are not the index rows
-            exclude_rows = [
-                np.concatenate([e, c]) for e, c in zip(exclude_rows, copies, strict=True)
-            ]
-        rules = self.rules(policy, times, sections, tags, exclude_rows)
-        chosen = self._choose(
-            queries, self_rows, codes, k, name, allowed, rules, held, policy, own_rows
-        )
-
-        steps = [s for s in policy.fallback if s != "same_section"] if editorial else []
-        for step in steps:
-            short = [i for i in range(m) if len(held[i]) + len(chosen[i][0]) < k]
-            if not short:
-                break
-            self._fill(
-                step, short, queries, raw, self_rows, codes, sections, times, tags, k,
-                allowed, exclude_rows, held, chosen, policy,
-            )  # fmt: skip
-
+        found, queries = self.choose_lists(
+            queries, self_rows, codes, sections, times, tags, k, policy,
+            policy_name=policy_name, extra_exclude=extra_exclude, editorial=editorial,
+            own_rows=own_rows,
+        )  # fmt: skip
         out: list[list[Related]] = []
-        for i in range(m):
-            if removed_query[i]:
-                out.append([])
-                continue
-            rows, scores = chosen[i]
-            pins = held[i]
-            query_tags = None if tags is None else tags[i]
-            pin_scores = [
-                self.explain_rows(
-                    queries[i], times[i], sections[i], query_tags, r, policy, terms=False
-                ).score
-                for r in pins
-            ]
-            results = self.results(pins, pin_scores, pinned=True)
-            results += self.results(rows, scores)
+        for i, (rows, scores, n_pinned) in enumerate(found):
+            results = self.results(rows[:n_pinned], scores[:n_pinned], pinned=True)
+            results += self.results(rows[n_pinned:], scores[n_pinned:])
             if explain:
+                query_tags = None if tags is None else tags[i]
                 results = [
                     replace(
                         r,
@@ -471,8 +426,96 @@ class Ranker:
                     )
                     for r in results
                 ]
-            out.append(results[:k])
+            out.append(results)
         return out
+
+    def choose_lists(
+        self,
+        queries: sp.csr_matrix,
+        self_rows: np.ndarray,
+        codes: np.ndarray,
+        sections: Sequence[str],
+        times: np.ndarray,
+        tags: sp.csr_matrix | None,
+        k: int,
+        policy: Policy,
+        *,
+        policy_name: SectionPolicy | None = None,
+        extra_exclude: Sequence[int] = (),
+        editorial: bool = True,
+        own_rows: bool = False,
+    ) -> tuple[list[tuple[list[int], list[float], int]], sp.csr_matrix]:
+        """The rows of every list, before they become records (see :meth:`lists`).
+
+        Returns per query ``(rows, scores, n_pinned)``: at most ``k`` index rows, pinned ones
+        first, and the query vectors the scores refer to (expanded when feedback is on).
+        """
+        name = policy.section_policy if policy_name is None else policy_name
+        m = queries.shape[0]
+        allowed = self.visible.copy()
+        allowed[list(extra_exclude)] = False
+        held, exclude_rows = self.held_and_excluded(self_rows, allowed, k, editorial)
+        removed_query = [own >= 0 and self.archive.ids[own] in self.removed for own in self_rows]
+        raw = queries
+        if policy.feedback:
+            queries, copies = self.expand(
+                raw, self_rows, codes, sections, times, policy, name, allowed, exclude_rows,
+                own_rows,
+            )  # fmt: skip
+            own_rows = False  # the expanded vectors are not the index rows
+            exclude_rows = [
+                np.concatenate([e, c]) for e, c in zip(exclude_rows, copies, strict=True)
+            ]
+        rules = self.rules(policy, times, sections, tags, exclude_rows)
+        chosen = self._choose(
+            queries, self_rows, codes, k, name, allowed, rules, held, policy, own_rows
+        )
+        steps = [s for s in policy.fallback if s != "same_section"] if editorial else []
+        for step in steps:
+            short = [i for i in range(m) if len(held[i]) + len(chosen[i][0]) < k]
+            if not short:
+                break
+            self._fill(
+                step, short, queries, raw, self_rows, codes, sections, times, tags, k,
+                allowed, exclude_rows, held, chosen, policy,
+            )  # fmt: skip
+        out: list[tuple[list[int], list[float], int]] = []
+        for i in range(m):
+            if removed_query[i]:
+                out.append(([], [], 0))
+                continue
+            pins = held[i]
+            query_tags = None if tags is None else tags[i]
+            pin_scores = [
+                self.explain_rows(
+                    queries[i], times[i], sections[i], query_tags, r, policy, terms=False
+                ).score
+                for r in pins
+            ]
+            rows, scores = chosen[i]
+            out.append(((pins + rows)[:k], (pin_scores + scores)[:k], min(len(pins), k)))
+        return out, queries
+
+    def kneighbors(
+        self, rows: np.ndarray, k: int, policy: Policy, batch: int = 1024
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every list of index rows as arrays: ``(scores, indices)``, shape ``(m, k)``.
+
+        The same lists as :meth:`related_rows`, padded with 0.0 / -1; indices are rows.
+        """
+        scores = np.zeros((len(rows), k), dtype=np.float32)
+        indices = np.full((len(rows), k), -1, dtype=np.int64)
+        for start in range(0, len(rows), batch):
+            part = rows[start : start + batch]
+            sections, times, tags = self.query_arrays(part, policy)
+            found, _ = self.choose_lists(
+                take_rows(self.index.matrix, part), part, self.index.section_codes[part],
+                sections, times, tags, k, policy, own_rows=True,
+            )  # fmt: skip
+            for i, (chosen, values, _) in enumerate(found, start):
+                indices[i, : len(chosen)] = chosen
+                scores[i, : len(chosen)] = values
+        return scores, indices
 
     def related_rows(
         self,

@@ -560,6 +560,39 @@ class RelatedArticles(BaseEstimator):
         lists = ranker.related_rows(rows, k, self._policy(), explain=explain) if len(rows) else []
         return dict(zip(wanted, lists, strict=True))
 
+    def kneighbors(
+        self, ids: Iterable[ArticleId] | None = None, k: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every list as arrays, for batch users (scikit-learn's ``kneighbors`` naming).
+
+        Parameters
+        ----------
+        ids : iterable of ids, optional
+            Whose lists (each once, in this order); default every fitted article.
+        k : int, optional
+
+        Returns
+        -------
+        scores : ndarray of shape (n, k), float32
+            Similarities, highest first, padded with 0.0.
+        indices : ndarray of shape (n, k), int64
+            Positions in :attr:`ids_`, padded with -1: the lists of :meth:`related_many`,
+            same policies and tie rule.
+
+        Raises
+        ------
+        UnknownArticleError
+            An id is not in the model.
+        """
+        ranker = self._check_fitted()
+        k = self._k(k)
+        rows = (
+            np.arange(self.n_articles_)
+            if ids is None
+            else np.array([ranker.row(i) for i in dict.fromkeys(ids)], dtype=np.int64)
+        )
+        return ranker.kneighbors(rows, k, self._policy())
+
     def iter_related(
         self, k: int | None = None, *, batch_size: int = 1024
     ) -> Iterator[tuple[ArticleId, list[Related]]]:
