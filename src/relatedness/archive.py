@@ -41,6 +41,8 @@ class Archive:
         The articles' fields as the box shows them (titles cleaned, snippets cut).
     removed : list of ids
         Articles taken down (kept so their ids stay known), in fit order.
+    languages : list of str, optional
+        Each article's detected language, under ``language="auto"`` (``None`` otherwise).
     """
 
     vectorizer: FieldTfidfVectorizer
@@ -54,6 +56,7 @@ class Archive:
     snippets: list[str]
     tags: list[list[str]]
     removed: list[ArticleId] = field(default_factory=list)
+    languages: list[str] | None = None
 
     @classmethod
     def of(
@@ -77,6 +80,9 @@ class Archive:
             urls=[a.url for a in articles],
             snippets=[make_snippet(c["body"], snippet_chars) for c in cleaned],
             tags=[list(a.tags) for a in articles],
+            languages=[c["language"] for c in cleaned]
+            if cleaned and "language" in cleaned[0]
+            else None,
         )
 
     def extended(self, more: Archive) -> Archive:
@@ -93,6 +99,9 @@ class Archive:
             snippets=[*self.snippets, *more.snippets],
             tags=[*self.tags, *more.tags],
             removed=list(self.removed),
+            languages=None
+            if self.languages is None or more.languages is None
+            else [*self.languages, *more.languages],
         )
 
     @property

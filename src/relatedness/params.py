@@ -34,6 +34,7 @@ __all__ = [
     "LIST_PARAMS",
     "PARAMETERS",
     "SECTION_POLICIES",
+    "TOKENIZERS",
     "VECTORIZER_PARAMS",
     "Flag",
     "Param",
@@ -45,11 +46,17 @@ __all__ = [
 
 # ------------------------------------------------------------------------------ domains
 
-#: Languages with a Snowball stemmer and a shipped stop word list.
+#: The languages an article may be analysed in: the Snowball languages (a stemmer and a
+#: shipped stop word list) and Chinese, Japanese and Korean (character bigrams, unstemmed).
+#: ``language="auto"`` detects each article's language among them.
 LANGUAGES = (
-    "arabic", "danish", "dutch", "english", "finnish", "french", "german", "hungarian",
-    "italian", "norwegian", "portuguese", "romanian", "russian", "spanish", "swedish",
+    "arabic", "chinese", "danish", "dutch", "english", "finnish", "french", "german",
+    "hungarian", "italian", "japanese", "korean", "norwegian", "portuguese", "romanian",
+    "russian", "spanish", "swedish",
 )  # fmt: skip
+
+#: How text is split into tokens (see relatedness.features.analysis.raw_tokens).
+TOKENIZERS = ("standard", "runs")
 
 #: The fields an article contributes to its vector, in the order they are summed.
 FIELD_NAMES = ("title", "body", "tags")
@@ -257,7 +264,10 @@ _ROWS = (
          "help": "weight of headline words relative to body words (default: 0.5)"},
         value=lambda weight: {"title": weight, "body": 1.0, "tags": 1.0},
     )),
-    _row("language", "english", one_of(*LANGUAGES), part="vectors", flag=Flag("--language")),
+    _row("language", "english", one_of(*LANGUAGES, "auto"), part="vectors",
+         flag=Flag("--language")),
+    _row("tokenizer", "standard", one_of(*TOKENIZERS), part="vectors", before="runs",
+         added="0.2.0"),
     _row("stop_words", "auto", one_of("auto"), NONE, type_of(list, tuple, set, frozenset),
          part="vectors", codec="words"),
     _row("stem", True, type_of(bool), part="vectors"),

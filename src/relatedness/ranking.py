@@ -862,6 +862,8 @@ class Ranker:
         """
         archive = self.archive
         doc = {"title": archive.titles[row], "body": "", "tags": "\n".join(archive.tags[row])}
+        if archive.languages is not None:
+            doc["language"] = archive.languages[row]  # the article's, not its title's
         values = archive.vectorizer.field_values(doc)
         norm = archive.norms[row]
         return {

@@ -51,7 +51,11 @@ class RelatedArticles(BaseEstimator):
     fields : dict, default {"title": 0.5, "body": 1.0, "tags": 1.0}
         Field weights for the TF-IDF (see :class:`~relatedness.vectorize.FieldTfidfVectorizer`).
     language : str, default "english"
-        Snowball stemmer and stop word language.
+        Stemmer and stop word language (:data:`relatedness.params.LANGUAGES`: the Snowball
+        languages, and Chinese, Japanese, Korean as character bigrams), or ``"auto"``: each
+        article analysed in its own detected language.
+    tokenizer : {"standard", "runs"}, default "standard"
+        ``"runs"``: every run of letters and digits is one token (before 0.2.0).
     stop_words : "auto", None or list of str, default "auto"
     stem : bool, default True
     sublinear_tf : bool, default True
@@ -187,6 +191,7 @@ class RelatedArticles(BaseEstimator):
         section_policy: Literal["same", "any", "prefer"] = DEFAULTS["section_policy"],
         fields: Mapping[str, float] | None = DEFAULTS["fields"],
         language: str = DEFAULTS["language"],
+        tokenizer: str = DEFAULTS["tokenizer"],
         stop_words: Any = DEFAULTS["stop_words"],
         stem: bool = DEFAULTS["stem"],
         sublinear_tf: bool = DEFAULTS["sublinear_tf"],
@@ -223,6 +228,7 @@ class RelatedArticles(BaseEstimator):
         self.section_policy = section_policy
         self.fields = fields
         self.language = language
+        self.tokenizer = tokenizer
         self.stop_words = stop_words
         self.stem = stem
         self.sublinear_tf = sublinear_tf

@@ -20,17 +20,40 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..params import LANGUAGES
+from .. import params
+from .scripts import cjk_terms, has_cjk, is_cjk, normalize_arabic
 
 __all__ = [
+    "CODES",
     "LANGUAGES",
+    "UNSEGMENTED",
     "Analyzer",
+    "char_grams",
+    "grams_for",
+    "is_term",
     "raw_tokens",
     "stem_all",
     "stemmer",
     "stop_words_for",
     "tokenize",
 ]
+
+#: Languages whose words are not separated by spaces: indexed as character bigrams, unstemmed.
+UNSEGMENTED = ("chinese", "japanese", "korean")
+
+#: Languages with a Snowball stemmer and a shipped stop word list.
+LANGUAGES = tuple(name for name in params.LANGUAGES if name not in UNSEGMENTED)
+
+#: Short codes of the languages, for the keys of a multilingual corpus (``"en:bank"``): under
+#: ``language="auto"`` each article's tokens are stop-listed and stemmed in its own language.
+CODES = {
+    "arabic": "ar", "chinese": "zh", "danish": "da", "dutch": "nl", "english": "en",
+    "finnish": "fi", "french": "fr", "german": "de", "hungarian": "hu", "italian": "it",
+    "japanese": "ja", "korean": "ko", "norwegian": "no", "portuguese": "pt", "romanian": "ro",
+    "russian": "ru", "spanish": "es", "swedish": "sv",
+}  # fmt: skip
+_LANGUAGE_OF = {code: language for language, code in CODES.items()}
+
 
 #: Tokens are runs of letters and digits (any script); underscores split them.
 _TOKEN = re.compile(r"[^\W_]+")
@@ -48,16 +71,19 @@ _ASCII_TOKEN_TABLE = str.maketrans(
 )
 
 
-def raw_tokens(text: str) -> list[str]:
-    """Split text into lower-cased runs of letters and digits, of any length.
+def raw_tokens(text: str, tokenizer: str = "standard") -> list[str]:
+    """Split text into lower-cased tokens, of any length.
 
-    The same as ``re.findall(r"[^\\W_]+", text.lower())``; :func:`tokenize` then keeps the
-    tokens of 2 to 40 characters.
+    ``tokenizer="runs"`` is ``re.findall(r"[^\\W_]+", text.lower())``: runs of letters and
+    digits. ``"standard"`` also folds Arabic letter variants and splits Chinese, Japanese and
+    Korean runs into character bigrams (:func:`~relatedness.features.scripts.cjk_terms`),
+    since those scripts put no spaces between words. :func:`tokenize` then keeps the terms.
 
     Parameters
     ----------
     text : str
         Any text.
+    tokenizer : {"standard", "runs"}, default "standard"
 
     Returns
     -------
@@ -67,21 +93,70 @@ def raw_tokens(text: str) -> list[str]:
     --------
     >>> raw_tokens("A BBC_News item: 4.75%")
     ['a', 'bbc', 'news', 'item', '4', '75']
+    >>> raw_tokens("東京都の天気")
+    ['東京', '京都', '都の', 'の天', '天気']
     """
     if text.isascii():
         # str.isascii() is O(1); an ASCII-to-ASCII translate plus split() runs ~4x faster
         # than the regular expression, which tests Unicode categories per character.
         return text.translate(_ASCII_TOKEN_TABLE).split()
-    return _TOKEN.findall(text.lower())
+    if tokenizer == "runs":
+        return _TOKEN.findall(text.lower())
+    tokens = _TOKEN.findall(normalize_arabic(text.lower()))
+    if not has_cjk(text):
+        return tokens
+    out: list[str] = []
+    for token in tokens:
+        if has_cjk(token):
+            out.extend(cjk_terms(token))
+        else:
+            out.append(token)
+    return out
 
 
-def tokenize(text: str) -> list[str]:
-    """Split cleaned text into lower-cased word tokens of 2 to 40 characters.
+def char_grams(text: str, longest: int) -> list[str]:
+    """Character n-grams of 2 to ``longest`` characters, for Chinese, Japanese and Korean.
+
+    These languages put no spaces between words: as scikit-learn's ``analyzer="char"`` does,
+    the lower-cased text (whitespace runs as one space) is cut into every n-gram, punctuation
+    and Latin letters included; n-grams that are only whitespace are dropped.
+
+    Examples
+    --------
+    >>> char_grams("東京都へ", 3)
+    ['東京', '京都', '都へ', '東京都', '京都へ']
+    """
+    text = " ".join(normalize_arabic(text.lower()).split())
+    grams: list[str] = []
+    for n in range(2, longest + 1):
+        grams.extend(text[i : i + n] for i in range(len(text) - n + 1))
+    return [g for g in grams if not g.isspace()]
+
+
+def grams_for(ngram_range: tuple[int, int]) -> int:
+    """The longest character n-gram of an unsegmented language: 1 + the longest word n-gram."""
+    return 1 + int(ngram_range[1])
+
+
+def is_term(token: str, tokenizer: str = "standard") -> bool:
+    """Whether a token may be a term: 2 to 40 characters, or (``"standard"``) one CJK character.
+
+    Shorter tokens carry no topic (a single CJK character is a word); longer ones are base64
+    blobs, URLs run together or run-on strings.
+    """
+    return MIN_TOKEN_CHARS <= len(token) <= MAX_TOKEN_CHARS or (
+        len(token) == 1 and tokenizer == "standard" and is_cjk(token)
+    )
+
+
+def tokenize(text: str, tokenizer: str = "standard") -> list[str]:
+    """Split cleaned text into lower-cased terms (see :func:`raw_tokens` and :func:`is_term`).
 
     Parameters
     ----------
     text : str
         Cleaned text (see :func:`relatedness.text.clean_text`).
+    tokenizer : {"standard", "runs"}, default "standard"
 
     Returns
     -------
@@ -92,9 +167,7 @@ def tokenize(text: str) -> list[str]:
     >>> tokenize("Bank holds interest rate at 4.75% - BBC_News")
     ['bank', 'holds', 'interest', 'rate', 'at', '75', 'bbc', 'news']
     """
-    return [
-        token for token in raw_tokens(text) if MIN_TOKEN_CHARS <= len(token) <= MAX_TOKEN_CHARS
-    ]
+    return [token for token in raw_tokens(text, tokenizer) if is_term(token, tokenizer)]
 
 
 @cache
@@ -104,6 +177,8 @@ def stop_words_for(language: str) -> frozenset[str]:
     English is scikit-learn's ``ENGLISH_STOP_WORDS``; the other languages ship with the
     package.
     """
+    if language in UNSEGMENTED:
+        return frozenset()  # bigrams of function characters weigh little through idf
     if language == "english":
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -115,18 +190,35 @@ def stop_words_for(language: str) -> frozenset[str]:
 
 @cache
 def stemmer(language: str) -> Callable[[str], str]:
-    """The Snowball stemmer of ``language``: a function from a token to its stem.
+    """The stemmer of ``language``: a function from a token to its stem.
 
-    nltk's pure-Python Snowball (no data download), made once per language and process.
+    nltk's pure-Python Snowball (no data download), made once per language and process; the
+    identity for Chinese, Japanese and Korean bigrams. For ``"auto"``, tokens are keys
+    ``"<code>:<token>"`` (:data:`CODES`) and each is stemmed in its own language.
 
     Examples
     --------
     >>> stemmer("english")("holdings")
     'hold'
+    >>> stemmer("auto")("pt:bancos")
+    'banc'
     """
+    if language in UNSEGMENTED:
+        return _same
+    if language == "auto":
+        return _stem_key
     from nltk.stem.snowball import SnowballStemmer  # deferred: keeps import light
 
     return SnowballStemmer(language).stem
+
+
+def _same(token: str) -> str:
+    return token
+
+
+def _stem_key(key: str) -> str:
+    code, _, token = key.partition(":")
+    return stemmer(_LANGUAGE_OF[code])(token)
 
 
 def stem_all(tokens: Sequence[str], language: str) -> list[str]:
@@ -148,6 +240,11 @@ class Analyzer:
         Apply nltk's Snowball stemmer.
     ngram_range : tuple (min_n, max_n), default (1, 1)
         Word n-grams over the stemmed tokens, joined by a space (``(1, 2)`` adds bigrams).
+    tokenizer : {"standard", "runs"}, default "standard"
+        See :func:`raw_tokens`.
+
+    With ``language="auto"`` each call names the text's language (``language=``); stop words
+    and stemming are that language's.
 
     Examples
     --------
@@ -161,16 +258,20 @@ class Analyzer:
         stop_words: Any = "auto",
         stem: bool = True,
         ngram_range: tuple[int, int] = (1, 1),
+        tokenizer: str = "standard",
     ) -> None:
         self.language = language
         self.stop_words = stop_words
         self.stem = stem
         self.ngram_range = ngram_range
+        self.tokenizer = tokenizer
         self._setup()
 
     def _setup(self) -> None:
-        if self.stop_words == "auto":
-            self.stop: frozenset[str] = stop_words_for(self.language)
+        if self.language == "auto":
+            self.stop: frozenset[str] = frozenset()  # per language, see stop_for()
+        elif self.stop_words == "auto":
+            self.stop = stop_words_for(self.language)
         elif self.stop_words is None:
             self.stop = frozenset()
         else:
@@ -186,6 +287,7 @@ class Analyzer:
             "stop_words": self.stop_words,
             "stem": self.stem,
             "ngram_range": self.ngram_range,
+            "tokenizer": self.tokenizer,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -199,10 +301,36 @@ class Analyzer:
             self._cache[token] = stemmed
         return stemmed
 
-    def __call__(self, text: str) -> list[str]:
-        """Return the terms of ``text`` in order (repeated terms repeat)."""
-        stop = self.stop
-        terms = [self._stem(t) for t in tokenize(text) if t not in stop]
+    def stop_for(self, language: str) -> frozenset[str]:
+        """The stop words of ``language`` under this analyzer's ``stop_words`` setting."""
+        if self.language != "auto":
+            return self.stop
+        if self.stop_words == "auto":
+            return stop_words_for(language)
+        if self.stop_words is None:
+            return frozenset()
+        return frozenset(str(w).lower() for w in self.stop_words)
+
+    def __call__(self, text: str, language: str | None = None) -> list[str]:
+        """Return the terms of ``text`` in order (repeated terms repeat).
+
+        ``language``: the text's language, read only under ``language="auto"`` (default
+        English).
+        """
+        text_language = (language or "english") if self.language == "auto" else self.language
+        if text_language in UNSEGMENTED and self.tokenizer == "standard":
+            return char_grams(text, grams_for(self.ngram_range))
+        tokens = tokenize(text, self.tokenizer)
+        if self.language == "auto":
+            language = language or "english"
+            stop = self.stop_for(language)
+            prefix = CODES[language] + ":"
+            terms = [self._stem(prefix + t) for t in tokens if t not in stop]
+            if self.stemmer is None:  # no stemming: the key's token is the term
+                terms = [t.partition(":")[2] for t in terms]
+        else:
+            stop = self.stop
+            terms = [self._stem(t) for t in tokens if t not in stop]
         low, high = self.ngram_range
         if high <= 1:
             return terms

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .analysis import MAX_TOKEN_CHARS, MIN_TOKEN_CHARS, raw_tokens
+from .analysis import CODES, UNSEGMENTED, char_grams, is_term, raw_tokens
 from .parallel import trim_heap
+from .scripts import normalize_arabic
 
 __all__ = [
     "VOCAB_SEPARATOR",
@@ -32,13 +33,21 @@ __all__ = [
 FLOAT32_COUNT_CHARS = 2**24
 
 
+#: Codes of the languages cut into character n-grams.
+UNSEGMENTED_CODES = frozenset(CODES[language] for language in UNSEGMENTED)
+
 #: Joins a chunk's vocabulary into one string; tokens never contain it (they are runs of
 #: letters and digits).
 VOCAB_SEPARATOR = "\n"
 
 
 def count_raw_chunk(
-    texts: Mapping[str, Sequence[str]], stop: frozenset[str], in_text_order: bool = True
+    texts: Mapping[str, Sequence[str]],
+    stop: frozenset[str] | Mapping[str, frozenset[str]],
+    in_text_order: bool = True,
+    tokenizer: str = "standard",
+    languages: Sequence[str] | None = None,
+    grams: int | None = None,
 ) -> tuple[str, dict[str, sp.csr_matrix]]:
     """Count raw (unstemmed) tokens per field for one chunk of documents.
 
@@ -52,6 +61,11 @@ def count_raw_chunk(
     One string, not a list: the fit holds every chunk's result until it merges them in
     order, and ~22,000 token objects a chunk (1.5 MB) were 1.5 GB at 1M articles, against
     ~0.2 GB joined (which also pickles faster from the forked child).
+
+    With ``languages`` (one language code per document, ``language="auto"``) the tokens
+    are keys ``"<code>:<token>"`` and ``stop`` maps each code to its stop words. With
+    ``grams`` (the longest character n-gram), the documents of an unsegmented language (all
+    of them when ``languages`` is None) are cut into character n-grams instead of words.
     """
     # Raw token -> local column, or -1 for a token that is never a term (a stop word, too
     # short or too long): each distinct token is judged once, and a document's tokens are
@@ -60,19 +74,42 @@ def count_raw_chunk(
     vocab: list[str] = []
     raw: dict[str, tuple[list[int], list[int]]] = {}
     for name, docs in texts.items():
-        tokenized = [raw_tokens(text) for text in docs]
+        codes = [""] * len(docs) if languages is None else list(languages)
+        cut = [
+            grams is not None and (languages is None or code in UNSEGMENTED_CODES)
+            for code in codes
+        ]
+        tokenized: list[list[str]] = [
+            [] if cut[i] else raw_tokens(text, tokenizer) for i, text in enumerate(docs)
+        ]
+        if languages is not None:
+            tokenized = [
+                [f"{c}:{t}" for t in tokens] for c, tokens in zip(codes, tokenized, strict=True)
+            ]
         # One set of the whole chunk's new tokens; sorted() so that the local column order
         # does not depend on string hashing.
-        for token in sorted(set().union(*tokenized).difference(ids)):
-            if token in stop or not MIN_TOKEN_CHARS <= len(token) <= MAX_TOKEN_CHARS:
-                ids[token] = -1
+        for key in sorted(set().union(*tokenized).difference(ids)):
+            if languages is None:
+                token, stops = key, stop
             else:
-                ids[token] = len(vocab)
-                vocab.append(token)
-        lengths = [len(tokens) for tokens in tokenized]
+                code, _, token = key.partition(":")
+                stops = stop[code]  # type: ignore[index]
+            if token in stops or not is_term(token, tokenizer):
+                ids[key] = -1
+            else:
+                ids[key] = len(vocab)
+                vocab.append(key)
+        gram_columns = _gram_columns(docs, codes, cut, grams, ids, vocab) if any(cut) else {}
+        lengths: list[int] = []
         indices: list[int] = []
-        for tokens in tokenized:
-            indices.extend(map(ids.__getitem__, tokens))
+        for i, tokens in enumerate(tokenized):
+            if cut[i]:
+                doc_columns = gram_columns[i]
+                lengths.append(len(doc_columns))
+                indices.extend(doc_columns)
+            else:
+                lengths.append(len(tokens))
+                indices.extend(map(ids.__getitem__, tokens))
         raw[name] = (lengths, indices)
     longest = max((len(text) for docs in texts.values() for text in docs), default=0)
     dtype = np.float32 if longest < FLOAT32_COUNT_CHARS else np.float64
@@ -94,8 +131,86 @@ def count_raw_chunk(
     return VOCAB_SEPARATOR.join(vocab), counts
 
 
+#: Bits of one code point in a character n-gram key (Unicode needs 21).
+_CP_BITS = 21
+_CP_MASK = (1 << _CP_BITS) - 1
+#: Marks a bigram's key (trigram keys use the bits below it).
+_BIGRAM = np.int64(1 << 62)
+
+
+def gram_keys(text: str, longest: int) -> np.ndarray:
+    """The character n-grams of :func:`~relatedness.features.analysis.char_grams` as int64
+    keys, in the same order (bigrams, then trigrams), for ``longest`` 2 or 3.
+
+    A key packs the code points (21 bits each); bigram keys carry a flag bit. Counting
+    keys with numpy instead of building a string per n-gram (a Japanese article has
+    thousands) is what makes character n-grams affordable.
+    """
+    folded = " ".join(normalize_arabic(text.lower()).split())
+    points = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    parts = [np.empty(0, dtype=np.int64)]
+    if len(points) >= 2:
+        parts.append(_BIGRAM | (points[:-1] << _CP_BITS) | points[1:])
+    if longest >= 3 and len(points) >= 3:
+        parts.append((points[:-2] << 2 * _CP_BITS) | (points[1:-1] << _CP_BITS) | points[2:])
+    return np.concatenate(parts)
+
+
+def gram_text(key: int) -> str:
+    """The n-gram a :func:`gram_keys` key stands for."""
+    if key & _BIGRAM:
+        return chr((key >> _CP_BITS) & _CP_MASK) + chr(key & _CP_MASK)
+    return chr(key >> 2 * _CP_BITS) + chr((key >> _CP_BITS) & _CP_MASK) + chr(key & _CP_MASK)
+
+
+def _gram_columns(
+    docs: Sequence[str],
+    codes: Sequence[str],
+    cut: Sequence[bool],
+    grams: int | None,
+    ids: dict[str, int],
+    vocab: list[str],
+) -> dict[int, list[int]]:
+    """Local columns of the character n-grams of the documents ``cut`` (grows ``ids``)."""
+    assert grams is not None
+    out: dict[int, list[int]] = {}
+    if grams > 3:  # keys hold at most three code points: the strings, one by one
+        for i in (i for i, c in enumerate(cut) if c):
+            columns = []
+            for gram in char_grams(docs[i], grams):
+                key = f"{codes[i]}:{gram}" if codes[i] else gram
+                if key not in ids:
+                    ids[key] = len(vocab)
+                    vocab.append(key)
+                columns.append(ids[key])
+            out[i] = columns
+        return out
+    for code in sorted({codes[i] for i, c in enumerate(cut) if c}):
+        which = [i for i, c in enumerate(cut) if c and codes[i] == code]
+        keys = [gram_keys(docs[i], grams) for i in which]
+        distinct, inverse = np.unique(
+            np.concatenate([*keys, np.empty(0, dtype=np.int64)]), return_inverse=True
+        )
+        prefix = f"{code}:" if code else ""
+        column_of = np.empty(len(distinct), dtype=np.int64)
+        for j, key in enumerate(distinct.tolist()):
+            term = prefix + gram_text(key)
+            column = ids.get(term)
+            if column is None:
+                column = ids[term] = len(vocab)
+                vocab.append(term)
+            column_of[j] = column
+        columns = column_of[inverse]
+        start = 0
+        for i, doc_keys in zip(which, keys, strict=True):
+            out[i] = columns[start : start + len(doc_keys)].tolist()
+            start += len(doc_keys)
+    return out
+
+
 #: Chunks copied between two returns of freed heap memory to the OS while stacking.
 TRIM_EVERY_CHUNKS = 64
+
 
 def stack_chunks(parts: list[tuple[sp.csr_matrix, np.ndarray]], n_columns: int) -> sp.csr_matrix:
     """Stack the chunks' count matrices, each relabelled by its ``remap``, into one CSR.
@@ -218,5 +333,3 @@ def relabel_columns(counts: sp.csr_matrix, columns: np.ndarray, n_columns: int) 
     """``counts`` with column ``c`` moved to ``columns[c]`` (dropped where -1), unsummed;
     ``counts`` itself is left as it is (:func:`keep_columns` on a copy)."""
     return keep_columns(counts.copy(), columns, n_columns)
-
-

@@ -35,7 +35,6 @@ PARALLEL_MIN_DOCS = 20_000
 PARALLEL_MIN_WORKERS = 3
 
 
-
 def n_workers(n_jobs: int | None, n_docs: int) -> int:
     """joblib workers for a corpus of ``n_docs`` articles (1: run in this process)."""
     if n_docs < PARALLEL_MIN_DOCS or n_jobs == 1:
@@ -97,6 +96,7 @@ def trim_heap() -> None:
 #: Seconds the parent waits for one task of the background worker before it kills the
 #: child and does the rest of the work in-process.
 WORKER_TIMEOUT = 120.0
+
 
 class ForkWorker:
     """One forked child that shares the fit's cleaning, counting and stemming with the parent.
@@ -196,5 +196,3 @@ class ForkWorker:
         if not self._used:
             self._kill()
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-

@@ -16,7 +16,9 @@ parameters), so a model is saved and rebuilt without pickle (:meth:`from_state`)
 
 from __future__ import annotations
 
+import logging
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -29,7 +31,7 @@ from .. import text as _text
 from ..articles import document_fields
 from ..exceptions import EmptyCorpusError, InvalidParameterError, NotFittedError
 from ..params import DEFAULT_FIELDS, DEFAULTS, FIELD_NAMES
-from .analysis import Analyzer, stem_all
+from .analysis import CODES, UNSEGMENTED, Analyzer, grams_for, stem_all
 from .counting import (
     VOCAB_SEPARATOR,
     count_raw_chunk,
@@ -38,9 +40,12 @@ from .counting import (
     relabel_columns,
     stack_chunks,
 )
+from .languages import describe, detect_language
 from .parallel import ForkWorker, chunk_bounds, map_chunks, n_workers
 
 __all__ = ["FieldTfidfVectorizer"]
+
+logger = logging.getLogger("relatedness")
 
 #: Row dtype: float32 halves memory; scores are accumulated in float64 by the scorers.
 DTYPE = np.float32
@@ -64,7 +69,6 @@ COUNT_CHUNK_DOCS = 1_000
 
 #: Distinct tokens per stemming task shared with the forked child (~0.15 s of work).
 SHARED_STEM_BATCH = 5_000
-
 
 
 def clean_chunk(
@@ -113,7 +117,14 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
     fields : dict, default {"title": 0.5, "body": 1.0, "tags": 1.0}
         Weight of each field. Omitted fields are ignored.
     language : str, default "english"
-        Stemmer and stop word language (see :data:`relatedness.analysis.LANGUAGES`).
+        Stemmer and stop word language (see :data:`relatedness.params.LANGUAGES`), or
+        ``"auto"``: each article's language is detected from its text
+        (:func:`~relatedness.features.languages.detect_language`) and its words are stop-listed
+        and stemmed in it; ``languages_`` counts what was found.
+    tokenizer : {"standard", "runs"}, default "standard"
+        ``"standard"``: runs of letters and digits, Chinese/Japanese/Korean runs as character
+        bigrams, Arabic letter variants folded; ``"runs"``: every run of letters and digits is
+        one token (models saved before 0.2.0 load with it).
     stop_words : "auto", None or list of str, default "auto"
         ``"auto"``: the language's list; ``None``: keep all words.
     stem : bool, default True
@@ -172,6 +183,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self,
         fields: Mapping[str, float] | None = DEFAULTS["fields"],
         language: str = DEFAULTS["language"],
+        tokenizer: str = DEFAULTS["tokenizer"],
         stop_words: Any = DEFAULTS["stop_words"],
         stem: bool = DEFAULTS["stem"],
         sublinear_tf: bool = DEFAULTS["sublinear_tf"],
@@ -187,6 +199,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
     ) -> None:
         self.fields = fields
         self.language = language
+        self.tokenizer = tokenizer
         self.stop_words = stop_words
         self.stem = stem
         self.sublinear_tf = sublinear_tf
@@ -218,7 +231,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         # Without a stemmer the analyzer is only used for its stop words (the stems come
         # from a background worker): the parent then never imports nltk.
         stem = self.stem and load_stemmer
-        return Analyzer(self.language, self.stop_words, stem, (low, high))
+        return Analyzer(self.language, self.stop_words, stem, (low, high), self.tokenizer)
 
     # ---------------------------------------------------------------- cleaning
 
@@ -240,11 +253,15 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         )
         if learned and getattr(self, "boilerplate_lines_", None):
             clean_body = _text.drop_lines(clean_body, self.boilerplate_lines_)
-        return {
+        cleaned = {
             "title": _text.clean_title(title),
             "body": clean_body,
             "tags": "\n".join(_text.clean_title(t) for t in tags),
         }
+        if self.language == "auto":
+            # One language per article (not per field), read from its own text.
+            cleaned["language"] = detect_language(cleaned["title"] + "\n" + clean_body)
+        return cleaned
 
     # ---------------------------------------------------------------- counting
 
@@ -294,16 +311,33 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         """
         if not self._fast_counting():
             return self._count_plain(cleaned, vocabulary)
-        # Word pairs: counted below from the stemmed sequences, as integer keys.
-        pairs = tuple(self.ngram_range) == (1, 2)
+        # Word pairs: counted below from the stemmed sequences, as integer keys (never of the
+        # character n-grams of an unsegmented language).
+        pairs = tuple(self.ngram_range) == (1, 2) and self.language not in UNSEGMENTED
+        grams = None
+        if self.tokenizer == "standard" and (
+            self.language in UNSEGMENTED or self.language == "auto"
+        ):
+            grams = grams_for(self.ngram_range)
         weights = self.field_weights()
         analyzer = self.analyzer(load_stemmer=worker is None)
         # Chunks of ~1,000 articles: a chunk holds every token list of its articles at once
         # (one chunk for a whole 50k corpus peaked at 2.3 GiB against 1.0), and small chunks
         # balance the work between processes.
         chunks = self._chunks(len(cleaned), min_parts=max(1, len(cleaned) // COUNT_CHUNK_DOCS))
+        auto = self.language == "auto"
+        stop: Any = analyzer.stop
+        if auto:
+            stop = {CODES[lang]: analyzer.stop_for(lang) for lang in CODES}
         arguments = [
-            ({f: [cleaned[i][f] for i in range(a, b)] for f in weights}, analyzer.stop, pairs)
+            (
+                {f: [cleaned[i][f] for i in range(a, b)] for f in weights},
+                stop,
+                pairs,
+                self.tokenizer,
+                [CODES[_language_of(cleaned[i])] for i in range(a, b)] if auto else None,
+                grams,
+            )
             for a, b in chunks
         ]
         results: Iterable[tuple[str, dict[str, sp.csr_matrix]]]
@@ -336,6 +370,8 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             stems = [t for part in parts for t in part]
         else:
             stems = self._stem_all(raw_tokens, analyzer, len(cleaned))
+        if auto and not self.stem:
+            stems = [key.partition(":")[2] for key in stems]  # the key's token is the term
         vocab: dict[str, int] = {} if vocabulary is None else vocabulary
         if vocabulary is None:
             columns = np.array([vocab.setdefault(t, len(vocab)) for t in stems], dtype=np.int64)
@@ -369,7 +405,10 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             out[name] = sp.csr_matrix(merged, dtype=np.float64)
             del merged
         if pairs:
-            self._count_pairs(sequences, stems, vocab, vocabulary is None, out, pair_df)
+            skip = None
+            if auto and grams is not None:
+                skip = np.array([_language_of(c) in UNSEGMENTED for c in cleaned])
+            self._count_pairs(sequences, stems, vocab, vocabulary is None, out, pair_df, skip)
         return out, vocab
 
     @staticmethod
@@ -380,6 +419,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         growing: bool,
         out: dict[str, sp.csr_matrix],
         df_bounds: tuple[float, float] | None = None,
+        skip: np.ndarray | None = None,
     ) -> None:
         """Add word-pair counts to ``out`` (and pairs to a ``growing`` vocabulary).
 
@@ -394,6 +434,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         words. The fit prunes with the same bounds afterwards, so the fitted vocabulary is
         the same, with one exception handled here: when no pair is within the bounds, every
         pair is kept, because the fit may then relax its bounds (no term survives them).
+        Rows where ``skip`` is true (documents cut into character n-grams) get no pairs.
         """
         names, codes = np.unique(np.asarray(stems, dtype=object), return_inverse=True)
         n_stems = np.int64(max(1, len(names)))
@@ -402,6 +443,8 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             stem_seq = codes[seq.indices].astype(np.int64)
             row_of = np.repeat(np.arange(seq.shape[0]), np.diff(seq.indptr))
             same = row_of[1:] == row_of[:-1]
+            if skip is not None:
+                same &= ~skip[row_of[1:]]
             keys[name] = (row_of[1:][same], stem_seq[:-1][same] * n_stems + stem_seq[1:][same])
             del stem_seq, row_of, same
         distinct, inverse = np.unique(
@@ -501,7 +544,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             rows: list[int] = []
             cols: list[int] = []
             for i, doc in enumerate(cleaned):
-                terms = analyzer(doc[name])
+                terms = analyzer(doc[name], _language_of(doc) if self.language == "auto" else None)
                 if growing:
                     ids = [vocab.setdefault(t, len(vocab)) for t in terms]
                 else:
@@ -663,10 +706,12 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self.effective_min_df_ = min_df
         self.effective_max_df_ = max_df
         self.n_documents_ = n
+        self.languages_ = _languages_found(cleaned, self.language)
         norms: list[np.ndarray] = []
         matrix = self.weigh(counts, self.idf_, norms_out=norms, in_place=True)
         del counts
         self.row_norms_ = norms[0]
+        _warn_about_analysis(matrix, cleaned, self)
         return matrix, cleaned
 
     def _df_bounds(self, n: int) -> tuple[float, float]:
@@ -744,7 +789,9 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         total = known = 0
         for doc in cleaned:
             for field_name in self.field_weights():
-                terms = analyzer(doc[field_name])
+                terms = analyzer(
+                    doc[field_name], _language_of(doc) if self.language == "auto" else None
+                )
                 total += len(terms)
                 known += sum(t in self.vocabulary_ for t in terms)
         oov = 0.0 if total == 0 else 1.0 - known / total
@@ -787,6 +834,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         params["effective_min_df"] = self.effective_min_df_
         params["effective_max_df"] = self.effective_max_df_
         params["n_documents"] = self.n_documents_
+        params["languages"] = dict(getattr(self, "languages_", {}))
         return (
             params,
             list(self.get_feature_names_out()),
@@ -807,6 +855,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         effective_min = params.pop("effective_min_df")
         effective_max = params.pop("effective_max_df")
         n_documents = params.pop("n_documents")
+        languages = params.pop("languages", None) or {}
         params["ngram_range"] = tuple(params["ngram_range"])
         params["boilerplate_patterns"] = tuple(params["boilerplate_patterns"])
         # Models saved before idf_power existed were weighted by idf itself.
@@ -819,8 +868,73 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         vec.vocabulary_ = {t: j for j, t in enumerate(terms)}
         vec.idf_ = np.asarray(idf, dtype=np.float64)
         vec.boilerplate_lines_ = frozenset(boilerplate_lines)
+        vec.languages_ = {str(k): int(v) for k, v in dict(languages).items()}
         vec.effective_min_df_ = effective_min
         vec.effective_max_df_ = effective_max
         vec.n_documents_ = n_documents
         return vec
 
+
+def _language_of(doc: Mapping[str, str]) -> str:
+    """A cleaned document's language (detected now when :meth:`clean_document` did not)."""
+    return doc.get("language") or detect_language(doc.get("title", "") + "\n" + doc.get("body", ""))
+
+
+def _languages_found(cleaned: Sequence[Mapping[str, str]], language: str) -> dict[str, int]:
+    """How many articles were analysed in each language (most first), logged under "auto"."""
+    if language != "auto":
+        return {language: len(cleaned)}
+    counts = Counter(_language_of(c) for c in cleaned)
+    found = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    logger.info("language='auto' analysed the articles as: %s", describe(found.items()))
+    return found
+
+
+#: An article with fewer terms than this "yields almost no terms".
+FEW_TERMS = 3
+#: Fewest articles with text for that diagnosis.
+FEW_TERMS_MIN_ARTICLES = 20
+
+
+def _warn_about_analysis(
+    matrix: sp.csr_matrix, cleaned: Sequence[Mapping[str, str]], vectorizer: FieldTfidfVectorizer
+) -> None:
+    """Warn when the text looks like another language than the one it is analysed in, or when
+    most articles yield almost no terms, naming the likely cause."""
+    with_text = [i for i, c in enumerate(cleaned) if c["title"] or c["body"]]
+    if len(with_text) < FEW_TERMS_MIN_ARTICLES:
+        return  # a handful of test rows is no corpus to diagnose
+    sample = [cleaned[i] for i in with_text[:: max(1, len(with_text) // 200)]]
+    seen = Counter(detect_language(c["title"] + "\n" + c["body"]) for c in sample)
+    likely, n_likely = seen.most_common(1)[0]
+    language = vectorizer.language
+    if language != "auto" and likely != language and n_likely * 2 > len(sample):
+        warnings.warn(
+            f"most articles look {likely} but are analysed as {language} (stop words, "
+            f"stemming): pass language={likely!r}, or language='auto' to detect it per article.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return
+    terms = np.diff(matrix.indptr)[with_text]
+    few = np.count_nonzero(terms < FEW_TERMS)
+    if few * 2 <= len(with_text):
+        return
+    if vectorizer.tokenizer == "runs" and likely in UNSEGMENTED:
+        cause = (
+            f"the text looks {likely}, which tokenizer='runs' reads as one word per clause: "
+            "use tokenizer='standard'"
+        )
+    elif vectorizer.effective_min_df_ != 1:
+        cause = (
+            f"the texts are short for min_df={vectorizer.effective_min_df_!r} (terms in fewer "
+            "articles are dropped): lower min_df"
+        )
+    else:
+        cause = "the articles hold little text besides stop words after cleaning"
+    warnings.warn(
+        f"{few / len(with_text):.0%} of the articles yield fewer than {FEW_TERMS} terms; "
+        f"likely cause: {cause}.",
+        UserWarning,
+        stacklevel=4,
+    )

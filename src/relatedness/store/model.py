@@ -136,6 +136,7 @@ def save_model(
             "snippets": archive.snippets,
             "tags": archive.tags,
             "removed": sorted(archive.removed, key=row_of.__getitem__),
+            **({} if archive.languages is None else {"languages": archive.languages}),
         },
         "boilerplate.json": lines,
     }
@@ -173,6 +174,7 @@ def save_model(
             "effective_min_df": vec_params["effective_min_df"],
             "effective_max_df": vec_params["effective_max_df"],
             "n_documents": vec_params["n_documents"],
+            "languages": vec_params["languages"],
         },
         "counts": {
             "n_articles": archive.n_articles,
@@ -352,6 +354,13 @@ def _check_structure(directory: Path, manifest: Mapping[str, Any], parts: dict[s
         not isinstance(articles.get(k), list) or len(articles[k]) != n for k in keys
     ):
         raise _fail(directory, "articles.json", f"structure check failed: needs {keys} of length n")
+    languages = articles.get("languages")
+    if languages is not None and (
+        not isinstance(languages, list)
+        or len(languages) != n
+        or not set(languages) <= set(params.LANGUAGES)
+    ):
+        raise _fail(directory, "articles.json", "structure check failed: unknown languages")
     if not all(
         isinstance(t, list) and all(isinstance(x, str) for x in t) for t in articles["tags"]
     ):
@@ -454,5 +463,6 @@ def load_model(
         snippets=articles["snippets"],
         tags=articles["tags"],
         removed=articles["removed"],
+        languages=articles.get("languages"),
     )
     return values, archive
