@@ -255,3 +255,68 @@ def test_a_corpus_of_one_language_detected_auto_equals_that_language():
     assert auto.vectorizer_.languages_ == {"english": 40}
     assert sorted(auto.vectorizer_.vocabulary_) == sorted(english.vectorizer_.vocabulary_)
     assert auto.related_many(auto.ids_) == english.related_many(english.ids_)
+
+
+# ---------------------------------------------------------------- stemmer implementations
+
+#: Largest share of a shared corpus's distinct tokens on which PyStemmer (Snowball's C
+#: library, 3.x) and nltk's Snowball may stem differently (measured: English 0.15%, e.g.
+#: "added" -> "add" vs nltk's "ad"; Portuguese 0.08%, nltk folds "ü"). Arabic is left out:
+#: nltk's Arabic stemmer is its own algorithm, not Snowball's.
+MAX_STEM_DISAGREEMENT = {"english": 0.003, "portuguese": 0.002}
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    ("name", "language"),
+    [("bbc", "english"), ("huffpost_headlines_en", "english"), ("fakebr_pt", "portuguese")],
+)
+def test_pystemmer_gives_nltks_stems_on_real_vocabularies(name, language):
+    pytest.importorskip("Stemmer")
+    import json
+
+    from relatedness.features.analysis import stem_all
+
+    from .conftest import shared_file
+
+    tokens: set[str] = set()
+    with open(shared_file(f"{name}.jsonl"), encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            tokens.update(tokenize(row["title"] + "\n" + row["body"]))
+    ordered = sorted(tokens)
+    fast = stem_all(ordered, language, "pystemmer")
+    slow = stem_all(ordered, language, "nltk")
+    differ = [(t, a, b) for t, a, b in zip(ordered, fast, slow, strict=True) if a != b]
+    assert len(differ) <= MAX_STEM_DISAGREEMENT[language] * len(ordered), differ[:20]
+
+
+def test_a_model_keeps_the_stemmer_that_made_its_vocabulary(tmp_path, monkeypatch):
+    pytest.importorskip("Stemmer")
+    import relatedness.features.tfidf as tfidf_module
+    from relatedness import MissingDependencyError
+
+    rows = _mixed_corpus()[:4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RelatedArticles(k=2, min_df=1).fit(rows)
+    assert model.vectorizer_.stemmer_["engine"] == "pystemmer"
+    loaded = RelatedArticles.load(model.save(tmp_path / "m"))
+    assert loaded.vectorizer_.stemmer_ == model.vectorizer_.stemmer_
+    assert loaded.related_to("banks raised rates") == model.related_to("banks raised rates")
+    # Without PyStemmer the loaded model refuses to stem queries another way.
+    monkeypatch.setattr(tfidf_module, "engine_version", lambda engine: "")
+    with pytest.raises(MissingDependencyError, match=r"stemmed by PyStemmer .* pip install"):
+        loaded.related_to("banks raised rates")
+    # Its stored lists need no stemmer.
+    assert loaded.related(rows[0]["id"]) == model.related(rows[0]["id"])
+
+
+def test_without_pystemmer_a_fit_uses_nltk_and_says_so(monkeypatch):
+    import relatedness.features.tfidf as tfidf_module
+
+    monkeypatch.setattr(tfidf_module, "available_engine", lambda: "nltk")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RelatedArticles(k=2, min_df=1).fit(_mixed_corpus()[:4])
+    assert model.vectorizer_.stemmer_["engine"] == "nltk"

@@ -12,6 +12,7 @@ __all__ = [
     "EmptyCorpusError",
     "InvalidArticleError",
     "InvalidParameterError",
+    "MissingDependencyError",
     "ModelFormatError",
     "NotFittedError",
     "RelatednessError",
@@ -64,3 +65,10 @@ class ModelFormatError(RelatednessError, ValueError):
 
 class NotFittedError(RelatednessError, ValueError, AttributeError):
     """A method that needs a fitted model was called before ``fit`` or ``load``."""
+
+
+class MissingDependencyError(RelatednessError, ImportError):
+    """An optional package a feature or a saved model needs is not installed.
+
+    The message names the package and the ``pip install`` command.
+    """

@@ -200,10 +200,10 @@ def _gram_columns(
                 column = ids[term] = len(vocab)
                 vocab.append(term)
             column_of[j] = column
-        columns = column_of[inverse]
+        in_order = column_of[inverse]
         start = 0
         for i, doc_keys in zip(which, keys, strict=True):
-            out[i] = columns[start : start + len(doc_keys)].tolist()
+            out[i] = in_order[start : start + len(doc_keys)].tolist()
             start += len(doc_keys)
     return out
 

@@ -29,9 +29,22 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from .. import params as _params
 from .. import text as _text
 from ..articles import document_fields
-from ..exceptions import EmptyCorpusError, InvalidParameterError, NotFittedError
+from ..exceptions import (
+    EmptyCorpusError,
+    InvalidParameterError,
+    MissingDependencyError,
+    NotFittedError,
+)
 from ..params import DEFAULT_FIELDS, DEFAULTS, FIELD_NAMES
-from .analysis import CODES, UNSEGMENTED, Analyzer, grams_for, stem_all
+from .analysis import (
+    CODES,
+    UNSEGMENTED,
+    Analyzer,
+    available_engine,
+    engine_version,
+    grams_for,
+    stem_all,
+)
 from .counting import (
     VOCAB_SEPARATOR,
     count_raw_chunk,
@@ -226,12 +239,45 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         """Whether :meth:`count` takes the fast path (words, or words and word pairs)."""
         return self.ngram_range[1] <= 1 or tuple(self.ngram_range) == (1, 2)
 
+    def engine(self) -> str:
+        """The stemmer implementation: the one the fit used, else the one a fit would use.
+
+        Raises
+        ------
+        MissingDependencyError
+            The model was stemmed by PyStemmer, which is not installed here.
+        """
+        used = self.__dict__.get("stemmer_")
+        if used is None:
+            return self.__dict__.get("_fit_engine") or available_engine()
+        engine, version = used["engine"], used.get("version", "")
+        if self.stem and engine == "pystemmer":
+            installed = engine_version("pystemmer")
+            if not installed:
+                msg = (
+                    f"this model's vocabulary was stemmed by PyStemmer {version}, which is not "
+                    "installed; its queries must be stemmed the same way: pip install "
+                    "'relatedness[fast]' (or PyStemmer)"
+                )
+                raise MissingDependencyError(msg)
+            if installed != version and not self.__dict__.get("_warned_version"):
+                self.__dict__["_warned_version"] = True
+                warnings.warn(
+                    f"this model was stemmed by PyStemmer {version}, PyStemmer {installed} is "
+                    "installed: a few words may stem differently; refit to be exact.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        return str(engine)
+
     def analyzer(self, *, load_stemmer: bool = True) -> Analyzer:
         low, high = self.ngram_range
         # Without a stemmer the analyzer is only used for its stop words (the stems come
         # from a background worker): the parent then never imports nltk.
         stem = self.stem and load_stemmer
-        return Analyzer(self.language, self.stop_words, stem, (low, high), self.tokenizer)
+        return Analyzer(
+            self.language, self.stop_words, stem, (low, high), self.tokenizer, self.engine()
+        )
 
     # ---------------------------------------------------------------- cleaning
 
@@ -363,7 +409,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         del raw_index
         if worker is not None and self.stem:
             batches = [
-                (raw_tokens[a : a + SHARED_STEM_BATCH], self.language)
+                (raw_tokens[a : a + SHARED_STEM_BATCH], self.language, self.engine())
                 for a in range(0, len(raw_tokens), SHARED_STEM_BATCH)
             ]
             parts = worker.share(stem_all, stem_all, batches)
@@ -505,7 +551,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             parts = self._parallel(
                 stem_all,
                 [
-                    (tokens[a:b], self.language)
+                    (tokens[a:b], self.language, self.engine())
                     for a, b in zip(bounds[:-1], bounds[1:], strict=True)
                 ],
                 n_docs,
@@ -661,8 +707,9 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         if not docs:
             msg = "cannot fit on an empty corpus: pass at least one article."
             raise EmptyCorpusError(msg)
-        for attr in ("boilerplate_lines_",):
+        for attr in ("boilerplate_lines_", "stemmer_"):
             self.__dict__.pop(attr, None)
+        self.__dict__["_fit_engine"] = available_engine()
         try:
             cleaned = self._clean_all(docs, worker)
             if self.boilerplate_min_share is None:
@@ -707,6 +754,8 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self.effective_max_df_ = max_df
         self.n_documents_ = n
         self.languages_ = _languages_found(cleaned, self.language)
+        engine = self.__dict__.pop("_fit_engine")
+        self.stemmer_ = {"engine": engine, "version": engine_version(engine)}
         norms: list[np.ndarray] = []
         matrix = self.weigh(counts, self.idf_, norms_out=norms, in_place=True)
         del counts
@@ -835,6 +884,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         params["effective_max_df"] = self.effective_max_df_
         params["n_documents"] = self.n_documents_
         params["languages"] = dict(getattr(self, "languages_", {}))
+        params["stemmer"] = dict(self.stemmer_)
         return (
             params,
             list(self.get_feature_names_out()),
@@ -856,6 +906,8 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         effective_max = params.pop("effective_max_df")
         n_documents = params.pop("n_documents")
         languages = params.pop("languages", None) or {}
+        # Models saved before the stemmer was recorded were stemmed by nltk.
+        used = params.pop("stemmer", None) or {"engine": "nltk", "version": ""}
         params["ngram_range"] = tuple(params["ngram_range"])
         params["boilerplate_patterns"] = tuple(params["boilerplate_patterns"])
         # Models saved before idf_power existed were weighted by idf itself.
@@ -869,6 +921,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         vec.idf_ = np.asarray(idf, dtype=np.float64)
         vec.boilerplate_lines_ = frozenset(boilerplate_lines)
         vec.languages_ = {str(k): int(v) for k, v in dict(languages).items()}
+        vec.stemmer_ = {"engine": str(used["engine"]), "version": str(used.get("version", ""))}
         vec.effective_min_df_ = effective_min
         vec.effective_max_df_ = effective_max
         vec.n_documents_ = n_documents

@@ -175,6 +175,7 @@ def save_model(
             "effective_max_df": vec_params["effective_max_df"],
             "n_documents": vec_params["n_documents"],
             "languages": vec_params["languages"],
+            "stemmer": vec_params["stemmer"],
         },
         "counts": {
             "n_articles": archive.n_articles,
