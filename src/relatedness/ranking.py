@@ -265,6 +265,9 @@ class Ranker:
         self, self_rows: np.ndarray, allowed: np.ndarray, k: int, editorial: bool
     ) -> tuple[list[list[int]], list[np.ndarray]]:
         """Per query: its pinned rows (shown first) and the rows the ranking must skip."""
+        if not self.pinned and not self.blocked:  # the common case, without a loop per query
+            nothing = np.empty(0, dtype=np.int64)
+            return [[] for _ in range(len(self_rows))], [nothing] * len(self_rows)
         held: list[list[int]] = []
         exclude_rows: list[np.ndarray] = []
         for own in self_rows.tolist():
@@ -455,7 +458,12 @@ class Ranker:
         allowed = self.visible.copy()
         allowed[list(extra_exclude)] = False
         held, exclude_rows = self.held_and_excluded(self_rows, allowed, k, editorial)
-        removed_query = [own >= 0 and self.archive.ids[own] in self.removed for own in self_rows]
+        ids = self.archive.ids
+        removed_query = (
+            [own >= 0 and ids[own] in self.removed for own in self_rows.tolist()]
+            if self.removed
+            else [False] * m
+        )
         raw = queries
         if policy.feedback:
             queries, copies = self.expand(
@@ -485,6 +493,10 @@ class Ranker:
                 out.append(([], [], 0))
                 continue
             pins = held[i]
+            rows, scores = chosen[i]
+            if not pins:
+                out.append((rows[:k], scores[:k], 0))
+                continue
             query_tags = None if tags is None else tags[i]
             pin_scores = [
                 self.explain_rows(
@@ -492,7 +504,6 @@ class Ranker:
                 ).score
                 for r in pins
             ]
-            rows, scores = chosen[i]
             out.append(((pins + rows)[:k], (pin_scores + scores)[:k], min(len(pins), k)))
         return out, queries
 

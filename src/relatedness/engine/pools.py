@@ -55,7 +55,9 @@ def grow(m: int, fetch: Fetch, settle: Settle, start: int, limit: int) -> list[A
     pool = max(1, min(start, limit)) if limit > 0 else max(1, start)
     while pending.size:
         found = fetch(pending, pool)
-        full = [len(rows) >= pool and pool < limit for rows, _ in found]
+        counts = getattr(found, "counts", None)  # a batch of pools may know its sizes
+        sizes = [len(rows) for rows, _ in found] if counts is None else counts.tolist()
+        full = [size >= pool and pool < limit for size in sizes]
         settled = settle(pending, found, full)
         again = []
         for i, answer, cut in zip(pending.tolist(), settled, full, strict=True):
