@@ -51,6 +51,7 @@ from .. import params
 from ..atomic import TEMP_PREFIX, sha256_file, sweep_stale_temp
 from ..exceptions import InvalidParameterError, NotFittedError
 from ..results import ArticleId
+from ..store import current_version
 from ..validation import NONE, Constraint, check_k, check_params, interval, one_of
 from .executors import run_tasks
 from .guards import exclusive, sigterm_raises
@@ -240,18 +241,21 @@ def _resolve_model(
     from ..recommender import RelatedArticles
 
     if isinstance(model, str | Path):
-        directory = Path(model)
-        if model_dir is not None and Path(model_dir).resolve() != directory.resolve():
+        # The version published now: workers load these very files even if a save switches
+        # the model's CURRENT during the run.
+        directory = current_version(model).resolve()
+        if model_dir is not None and current_version(model_dir).resolve() != directory:
             msg = "pass the saved model either as `model` or as `model_dir`, not two paths"
             raise InvalidParameterError(msg)
-        return RelatedArticles.load(directory, mmap=True), directory.resolve(), False
+        return RelatedArticles.load(directory, mmap=True), directory, False
     if not isinstance(model, RelatedArticles):
         msg = f"precompute needs a fitted RelatedArticles or a model directory, got {model!r}"
         raise InvalidParameterError(msg)
     if not model.__sklearn_is_fitted__():
         msg = "precompute needs a fitted model; call fit(articles) or RelatedArticles.load(path)"
         raise NotFittedError(msg)
-    return model, None if model_dir is None else Path(model_dir).resolve(), model_dir is not None
+    saved = None if model_dir is None else current_version(model_dir).resolve()
+    return model, saved, model_dir is not None
 
 
 def precompute(
@@ -484,8 +488,7 @@ def _run(
             if mode not in ("inline", "threading", "fork"):
                 if saved_dir is None:
                     temp_model = layout.root / f"{TEMP_PREFIX}model-{run['run_id']}"
-                    model.save(temp_model)
-                    model_path = temp_model
+                    model_path = current_version(model.save(temp_model))
                 else:
                     model_path = saved_dir
                 model_sha = sha256_file(model_path / "manifest.json")

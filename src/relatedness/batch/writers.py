@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
-from ..atomic import TEMP_PREFIX, fsync_dir
+from ..atomic import TEMP_PREFIX, file_mode, fsync_dir
 from ..results import ArticleId
 
 __all__ = [
@@ -77,28 +77,6 @@ TABULAR_COLUMNS = (
 
 #: Keys of a related entry (``Related.to_dict`` without the optional explanation).
 _ENTRY_KEYS = ("id", "score", "title", "section", "snippet", "published", "url", "pinned")
-
-
-_UMASK: int | None = None
-
-
-def file_mode() -> int:
-    """The permissions a plain ``open(path, "w")`` would give a new file (0o666 & ~umask).
-
-    Temp files from ``tempfile.mkstemp`` are 0o600; published output must be readable by the
-    site (often another user), so it is published with the mode the umask allows.
-    """
-    global _UMASK
-    if _UMASK is None:
-        try:  # Linux: read it without changing it (os.umask() would race with other threads)
-            with open("/proc/self/status", encoding="ascii") as status:
-                _UMASK = next(
-                    int(line.split()[1], 8) for line in status if line.startswith("Umask:")
-                )
-        except (OSError, StopIteration, ValueError, IndexError):
-            _UMASK = os.umask(0o022)
-            os.umask(_UMASK)
-    return 0o666 & ~_UMASK
 
 
 def _id_from_text(value: str, id_type: str) -> ArticleId:
