@@ -1092,3 +1092,56 @@ def test_compiled_boilerplate_patterns_are_saved_as_their_text(tmp_path):
     loaded = RelatedArticles.load(model.save(tmp_path / "m"))
     assert loaded.boilerplate_patterns == ("^Advert$",)
     assert loaded.related_many(loaded.ids_) == model.related_many(model.ids_)
+
+
+# ------------------------------------------------------------------- articles added since fit
+
+
+@pytest.fixture
+def grown_dir(tmp_path) -> Path:
+    """A model with articles added after the fit: its version holds the added.* files."""
+    model = fit_quietly(rich_rows())
+    model.add([
+        {"id": f"g{i}", "title": "Zorvath Kellmane", "body": f"Kellmane visit {i}"}
+        for i in range(3)
+    ])  # fmt: skip
+    directory = tmp_path / "grown"
+    shutil.copytree(current_version(model.save(tmp_path / "m")), directory)
+    return directory
+
+
+GROWTH_FILES = ("added.json", "added.data.npy", "added.indices.npy", "added.indptr.npy")
+
+
+def test_added_counts_are_saved_only_when_there_are_some(grown_dir, saved):
+    assert set(GROWTH_FILES) <= set(read_manifest(grown_dir)["files"])
+    assert not set(GROWTH_FILES) & set(read_manifest(saved.directory)["files"])
+    assert "kellman" in RelatedArticles.load(grown_dir).vectorizer_.vocabulary_
+
+
+@pytest.mark.parametrize(("name", "edit", "problem"), [
+    ("added.json", lambda d: d.__setitem__("fields", ["body"]), "fields are not the model's"),
+    ("added.json", lambda d: d["terms"].append(d["terms"][0]), "terms are not a list"),
+    ("added.json", lambda d: d.__setitem__("n_fitted_terms", -1), "n_fitted_terms"),
+    ("added.json", lambda d: d.__setitem__("n_fitted_terms", True), "n_fitted_terms"),
+    ("added.json", lambda d: [], "fields are not the model's"),
+])
+def test_added_counts_tampered(grown_dir, name, edit, problem):
+    reseal_json(grown_dir, name, edit)
+    fails(grown_dir, "added.json", f"growth check failed: {problem}")
+
+
+@pytest.mark.parametrize(("name", "edit", "problem"), [
+    ("added.indices.npy", lambda a: a.__setitem__(0, 10**9) or a, "column out of range"),
+    ("added.data.npy", lambda a: a.__setitem__(0, 0) or a, "counts must be positive"),
+    ("added.indptr.npy", lambda a: a[:-1], "row starts do not match"),
+])
+def test_added_count_arrays_tampered(grown_dir, name, edit, problem):
+    reseal_array(grown_dir, name, edit)
+    fails(grown_dir, "added.json", f"growth check failed: {problem}")
+
+
+@pytest.mark.parametrize("name", GROWTH_FILES)
+def test_added_counts_deleted(grown_dir, name):
+    (grown_dir / name).unlink()
+    fails(grown_dir, name, "missing")

@@ -46,6 +46,8 @@ from .engine import (
 )
 from .engine.postpass import row_cosines
 from .exceptions import DuplicateIdError, InvalidArticleError, UnknownArticleError
+from .features.growth import Grown, Growth
+from .features.growth import grow as grow_vocabulary
 from .features.tags import tag_rows
 from .results import ArticleId, Explanation, Related, TermContribution
 
@@ -847,11 +849,12 @@ class Ranker:
 
     def new_articles(
         self, articles: Sequence[Article], snippet_chars: int
-    ) -> tuple[Archive, float, float]:
-        """Checked new articles as an archive in the fitted vocabulary, with their drift.
+    ) -> tuple[Archive, Grown]:
+        """The archive with checked new articles added, and the vocabulary growth step.
 
-        Returns ``(archive, oov_rate, idf_drift)`` (see
-        :meth:`~relatedness.features.tfidf.FieldTfidfVectorizer.drift`).
+        New terms enter the vocabulary by the rules of :mod:`relatedness.features.growth`;
+        the step says which earlier added articles were re-weighed, which terms entered and
+        the out-of-vocabulary rate and idf drift.
 
         Raises
         ------
@@ -874,13 +877,19 @@ class Ranker:
                 f"{type(ids[0]).__name__}; one corpus uses one id type."
             )
             raise InvalidArticleError(msg)
-        vec = self.archive.vectorizer
+        base = self.current_archive()
+        vec = base.vectorizer
         cleaned = [vec.clean_document(a) for a in articles]
-        counts, _ = vec.count(cleaned, vec.vocabulary_)
-        norms: list[np.ndarray] = []
-        rows = vec.weigh(counts, vec.idf_, norms_out=norms)
-        oov_rate, drift = vec.drift(cleaned, counts)
-        return Archive.of(vec, rows, norms[0], articles, cleaned, snippet_chars), oov_rate, drift
+        step = grow_vocabulary(vec, base.growth or Growth.start(vec), cleaned)
+        more = Archive.of(step.vectorizer, step.rows, step.norms, articles, cleaned, snippet_chars)
+        return base.grown(step, more), step
+
+    def added_rows(self, step: Grown) -> np.ndarray:
+        """Archive rows of the earlier added articles ``step`` re-weighed (this ranker being
+        the archive after the step)."""
+        growth = self.archive.growth
+        first_added = self.n - (0 if growth is None else growth.n_added)
+        return first_added + step.reweighed
 
     def affected(self, rows: np.ndarray, policy: Policy) -> np.ndarray:
         """Rows whose lists may change when ``rows`` are added or removed (see the façade)."""

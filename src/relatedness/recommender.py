@@ -388,12 +388,16 @@ class RelatedArticles(BaseEstimator):
         return self
 
     def add(self, articles: Iterable[Any]) -> UpdateReport:
-        """Index new articles with the fitted vocabulary and idf kept (no refit).
+        """Index new articles without a refit; the vocabulary grows for their new terms.
 
-        New articles are cleaned and vectorised exactly as at fit time (learned boilerplate
-        lines included), so their lists equal those of a full recompute with the same
-        vocabulary. Words the vocabulary does not know are ignored; the report says how many
-        and how far the idf has drifted, and ``needs_refit`` turns on past the thresholds.
+        New articles are cleaned and vectorised as at fit time (learned boilerplate lines
+        included). Fitted terms keep their idf, so fitted rows stay valid. A term the
+        vocabulary does not hold is counted among the added articles and enters it once it
+        is in ``min_df`` of them, with the fit's idf formula over the documents counted
+        then (``ln((1 + n) / (1 + df)) + 1``, fixed from then on); added articles that hold
+        it are re-weighed. So a new name links the new stories that share it, and every
+        list equals the one a recompute under the same statistics gives
+        (:mod:`relatedness.features.growth` states the rules).
 
         Parameters
         ----------
@@ -403,10 +407,12 @@ class RelatedArticles(BaseEstimator):
         Returns
         -------
         UpdateReport
-            ``added`` ids, ``oov_rate`` (share of new tokens outside the vocabulary),
-            ``idf_drift`` (mean absolute change of idf over the vocabulary had the new
-            articles been counted), ``needs_refit`` (oov_rate > 0.2, idf_drift > 0.1 or the
-            archive grew by more than half since fit).
+            ``added`` ids; ``reweighed`` (earlier added articles whose rows changed) and
+            ``new_terms``; ``oov_rate`` (share of the new word occurrences still outside the
+            vocabulary, word pairs left out), ``idf_drift`` (mean absolute difference
+            between the idf in use and the idf of every article counted so far);
+            ``needs_refit`` (oov_rate > 0.2, idf_drift > 0.1 or the archive grew by more
+            than half since fit).
 
         Raises
         ------
@@ -419,12 +425,15 @@ class RelatedArticles(BaseEstimator):
         checked = check_articles(articles, on_invalid=self.on_invalid, on_duplicate="raise")
         if not checked:
             return UpdateReport([], 0.0, 0.0, False)
-        more, oov_rate, drift = ranker.new_articles(checked, self.snippet_chars)
-        self._fitted(ranker.current_archive().extended(more))
-        vec = self.vectorizer_
-        grown = self.n_articles_ > 1.5 * vec.n_documents_
-        needs_refit = oov_rate > 0.2 or drift > 0.1 or grown
-        return UpdateReport([a.id for a in checked], oov_rate, drift, needs_refit)
+        archive, step = ranker.new_articles(checked, self.snippet_chars)
+        self._fitted(archive)
+        reweighed = [self.ids_[r] for r in self._ranker.added_rows(step)]
+        grown = self.n_articles_ > 1.5 * self.vectorizer_.n_documents_
+        needs_refit = step.oov_rate > 0.2 or step.idf_drift > 0.1 or grown
+        return UpdateReport(
+            [a.id for a in checked], step.oov_rate, step.idf_drift, needs_refit, reweighed,
+            step.new_terms,
+        )  # fmt: skip
 
     def affected(self, article_ids: Iterable[ArticleId]) -> list[ArticleId]:
         """Articles whose lists may change when ``article_ids`` are added or removed.
@@ -694,26 +703,41 @@ class RelatedArticles(BaseEstimator):
 
     # ------------------------------------------------------------------ files
 
-    def save(self, path: str | Path, *, key: bytes | str | None = None) -> Path:
-        """Write the fitted model to a directory, without pickle.
+    def save(
+        self,
+        path: str | Path,
+        *,
+        key: bytes | str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Write the fitted model to a directory, without pickle; never destroys the old one.
 
         Parameters
         ----------
         path : str or Path
-            Created if needed; files inside are replaced atomically (temp file + rename) and
-            ``manifest.json`` is written last.
+            Created if needed. The model is written as a new version beside the current one
+            and ``CURRENT`` is switched to it in one step: a failure or a kill at any point
+            leaves the previous model or the new one (``models/README.md``).
         key : bytes or str, optional
             A secret: also writes ``manifest.sig``, an HMAC-SHA256 of the manifest, so that
             :meth:`load` with the same key detects tampering (checksums alone only detect
             corruption).
+        metadata : mapping, optional
+            A JSON object kept in the manifest (``relatedness.store.read_manifest(path)``).
 
         Returns
         -------
         Path
             The directory.
+
+        Raises
+        ------
+        InvalidArticleError
+            A text cannot be stored as UTF-8 (a lone surrogate); nothing is written.
         """
         ranker = self._check_fitted()
-        return save_model(path, self.get_params(), ranker.current_archive(), key=key)
+        archive = ranker.current_archive()
+        return save_model(path, self.get_params(), archive, key=key, metadata=metadata)
 
     @classmethod
     def load(

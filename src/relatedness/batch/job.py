@@ -101,8 +101,8 @@ def write_jsonl(
     """Write every article's related list to ``path`` (JSON Lines, UTF-8), atomically.
 
     One line per article in fit order, ``{"id": ..., "related": [r.to_dict(), ...]}``; an
-    article with nothing related gets ``[]``. For archive-scale, sharded, resumable or
-    parallel output use :func:`precompute`.
+    article with nothing related gets ``[]``, a removed (taken-down) article no line. For
+    archive-scale, sharded, resumable or parallel output use :func:`precompute`.
 
     Parameters
     ----------
@@ -125,9 +125,20 @@ def write_jsonl(
     counter = RowCounter()
     with publish_file(path) as handle:
         JsonlWriter().write(
-            handle, counter.wrap(related_batches(model, model.ids_, k)), id_type="str"
+            handle, counter.wrap(related_batches(model, _published_ids(model), k)), id_type="str"
         )
     return PrecomputeSummary(path, counter.articles, counter.empty, time.perf_counter() - start)
+
+
+def _published_ids(model: RelatedArticles, ids: list[ArticleId] | None = None) -> list:
+    """``ids`` (default: every article, in fit order) without the removed ones.
+
+    A taken-down article is in no output, neither as a row nor as an empty list: the same
+    output an update that removes it leaves in a database.
+    """
+    ids = list(model.ids_) if ids is None else ids
+    removed = model.removed_
+    return [i for i in ids if i not in removed] if removed else ids
 
 
 # ----------------------------------------------------------------------------- identity
@@ -434,6 +445,8 @@ def _run(
         # The model's own id objects (an id given as numpy.int64 becomes the int it equals),
         # looked up before anything is written: an unknown id raises with a hint.
         id_list = model.resolve_ids(options.ids)
+    if model.removed_:
+        id_list = _published_ids(model, id_list)
     n = model.n_articles_ if id_list is None else len(id_list)
     n_shards = math.ceil(n / shard_size)
     id_type = "int" if model.ids_ and isinstance(model.ids_[0], int) else "str"

@@ -623,12 +623,17 @@ class SqliteWriter:
         lists: Mapping[Any, Sequence[Any]],
         removed: Iterable[Any] = (),
         seconds: float = 0.0,
+        *,
+        run_id: str | None = None,
+        note: Mapping[str, Any] | None = None,
     ) -> int:
         """Replace the lists of the changed articles in place (``relatedness update``).
 
         Call inside one transaction (``with connection:``): readers see the old or the new
         lists, never a mix. ``lists`` maps article ids to ``Related`` records or their dicts;
-        ``removed`` articles lose their own rows too. A ``runs`` row records the update.
+        ``removed`` articles lose their own rows too. A ``runs`` row records the update,
+        under ``run_id`` when given (the update's journal id), with ``note`` merged into its
+        ``params_json``.
 
         Returns
         -------
@@ -668,15 +673,16 @@ class SqliteWriter:
             written += len(rows)
             n_empty += not rows
         now = dt.datetime.now(dt.timezone.utc)
+        summary = {"update": True, "changed": len(lists), "removed": len(taken_down)}
         con.execute(
             f"INSERT INTO runs VALUES ({', '.join('?' * 9)})",
             (
-                f"update-{now.strftime('%Y%m%dT%H%M%S%f')}",
+                run_id or f"update-{now.strftime('%Y%m%dT%H%M%S%f')}",
                 now.isoformat(timespec="seconds"),
                 None,
                 None,
                 None,
-                json.dumps({"update": True, "changed": len(lists), "removed": len(taken_down)}),
+                json.dumps({**summary, **(note or {})}, sort_keys=True),
                 len(lists),
                 n_empty,
                 seconds,

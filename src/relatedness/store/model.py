@@ -73,6 +73,7 @@ from ..atomic import (
     write_new,
 )
 from ..exceptions import InvalidArticleError, ModelFormatError, RelatednessError
+from ..features.growth import Growth
 from ..features.tfidf import FieldTfidfVectorizer
 
 __all__ = [
@@ -109,6 +110,13 @@ ARRAYS = {
     "norms.npy": ("f", 1),
 }
 JSON_FILES = ("vocabulary.json", "articles.json", "boilerplate.json")
+#: The counts of the articles added since the fit (only in a model that has some).
+GROWTH_ARRAYS = {
+    "added.data.npy": ("i", 1),
+    "added.indices.npy": ("i", 1),
+    "added.indptr.npy": ("i", 1),
+}
+GROWTH_JSON = "added.json"
 
 
 def _version(dist: str) -> str:
@@ -228,6 +236,17 @@ def _contents(archive: Archive) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         },
         "boilerplate.json": lines,
     }
+    growth = archive.growth
+    if growth is not None and not growth.empty:
+        fields, data, indices, indptr = growth.to_arrays()
+        arrays.update(
+            {"added.data.npy": data, "added.indices.npy": indices, "added.indptr.npy": indptr}
+        )
+        documents[GROWTH_JSON] = {
+            "fields": fields,
+            "terms": growth.terms,
+            "n_fitted_terms": growth.n_fitted_terms,
+        }
     return arrays, documents
 
 
@@ -346,7 +365,7 @@ def _pointer(directory: Path) -> str:
 
 
 #: Files of one version (the flat layout holds them at the top of the model directory).
-_VERSION_FILES = (MANIFEST, SIGNATURE, *ARRAYS, *JSON_FILES)
+_VERSION_FILES = (MANIFEST, SIGNATURE, *ARRAYS, *JSON_FILES, *GROWTH_ARRAYS, GROWTH_JSON)
 
 
 def _collect_garbage(directory: Path, keep: set[str]) -> None:
@@ -506,7 +525,7 @@ def _load_array(directory: Path, name: str, manifest: Mapping[str, Any], mmap: b
         raise _fail(directory, name, f"not a readable .npy file ({exc})") from None
     if not isinstance(array, np.ndarray):
         raise _fail(directory, name, "array check failed: not a single .npy array")
-    kind, ndim = ARRAYS[name]
+    kind, ndim = {**ARRAYS, **GROWTH_ARRAYS}[name]
     if array.dtype.kind != kind or array.ndim != ndim:
         raise _fail(directory, name, f"dtype check failed: {array.dtype}, {array.ndim}-d")
     return array
@@ -678,5 +697,60 @@ def load_model(
         snippets=articles["snippets"],
         tags=articles["tags"],
         removed=articles["removed"],
+        growth=_load_growth(directory, manifest, vectorizer, n, mmap),
     )
     return values, archive
+
+
+def _load_growth(
+    directory: Path,
+    manifest: Mapping[str, Any],
+    vectorizer: FieldTfidfVectorizer,
+    n_articles: int,
+    mmap: bool,
+) -> Growth | None:
+    """The counts of the added articles, checked; None for a model without them."""
+    if GROWTH_JSON not in manifest["files"]:
+        return None
+    document = _load_json(directory, GROWTH_JSON, manifest)
+    arrays = {name: _load_array(directory, name, manifest, mmap) for name in GROWTH_ARRAYS}
+    data, indices, indptr = (arrays[f"added.{part}.npy"] for part in ("data", "indices", "indptr"))
+    fields = list(vectorizer.field_weights())
+    terms = document.get("terms") if isinstance(document, dict) else None
+    n_fitted = document.get("n_fitted_terms") if isinstance(document, dict) else None
+    n_terms = len(vectorizer.vocabulary_)
+    problems = [
+        (
+            isinstance(document, dict) and document.get("fields") == fields,
+            "fields are not the model's",
+        ),
+        (
+            isinstance(terms, list)
+            and all(isinstance(t, str) for t in terms)
+            and len(set(terms)) == len(terms),
+            "terms are not a list of distinct strings",
+        ),
+        (
+            type(n_fitted) is int and 0 <= n_fitted <= n_terms,
+            "n_fitted_terms is not a count within the vocabulary",
+        ),
+        (
+            1 <= len(indptr) <= n_articles + 1
+            and indptr[0] == 0
+            and bool(np.all(np.diff(indptr) >= 0))
+            and len(data) == len(indices) == indptr[-1],
+            "row starts do not match the counts",
+        ),
+        (
+            len(indices) == 0
+            or (indices.min() >= 0 and indices.max() < len(terms or ()) * len(fields)),
+            "column out of range",
+        ),
+        (bool(np.all(np.asarray(data) > 0)), "counts must be positive"),
+    ]
+    for ok, problem in problems:
+        if not ok:
+            raise _fail(directory, GROWTH_JSON, f"growth check failed: {problem}")
+    assert isinstance(terms, list)  # checked above
+    assert isinstance(n_fitted, int)
+    return Growth.from_arrays(fields, terms, n_fitted, data, indices, indptr)
