@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from relatedness.cli import EXIT_BAD_INPUT, EXIT_BAD_MODEL, EXIT_OK, main
+from relatedness.store import current_version, read_manifest
 
 from .conftest import news_rows
 
@@ -44,7 +45,7 @@ def test_fit_reports_counts_and_warnings(tmp_path, corpus):
     assert code == EXIT_OK
     assert f"fitted {len(news_rows())} articles (3 without indexable text" in out
     assert "relatedness: warning: 3 articles had no indexable text" in err
-    assert (tmp_path / "m" / "manifest.json").is_file()
+    assert read_manifest(tmp_path / "m")["counts"]["n_articles"] == len(news_rows())
 
 
 def test_related_text_and_json(model_dir):
@@ -115,7 +116,7 @@ def test_skip_invalid_proceeds(tmp_path):
 
 
 def test_corrupt_model_exits_3(model_dir):
-    (model_dir / "idf.npy").write_bytes(b"garbage")
+    (current_version(model_dir) / "idf.npy").write_bytes(b"garbage")
     code, _, err = run("related", "b1", "--model", str(model_dir))
     assert code == EXIT_BAD_MODEL
     assert "invalid model:" in err and "idf.npy" in err
@@ -168,7 +169,7 @@ def test_max_df_written_as_a_share_stays_a_share(tmp_path, corpus):
     code, out, _ = run("fit", str(corpus), "--model", str(tmp_path / "m"), "--min-df", "1",
                        "--max-df", "1.0")
     assert code == EXIT_OK
-    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    manifest = read_manifest(tmp_path / "m")
     assert manifest["params"]["max_df"] == 1.0 and isinstance(manifest["params"]["max_df"], float)
     assert manifest["params"]["min_df"] == 1 and isinstance(manifest["params"]["min_df"], int)
 
@@ -324,7 +325,7 @@ def test_policy_file_sets_structured_policies(tmp_path, corpus):
     code, _, err = run("fit", str(corpus), "--model", str(model), "--min-df", "1",
                        "--policy-file", str(policies), "--diversity", "0.5")
     assert code == EXIT_OK, err
-    params = json.loads((model / "manifest.json").read_text())["params"]
+    params = read_manifest(model)["params"]
     assert params["pinned"] == [["b1", ["s1"]]]
     assert params["blocked_pairs"] == [["p1", "p3"]]
     assert params["section_overrides"] == {"politics": {"recency_half_life": 7}}

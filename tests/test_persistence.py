@@ -30,14 +30,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import pytest
 
-import relatedness.atomic
 from relatedness import RelatedArticles
 from relatedness.exceptions import (
+    InvalidArticleError,
     ModelFormatError,
     NotFittedError,
     RelatednessError,
     UnknownArticleError,
 )
+from relatedness.store import CURRENT, current_version
 
 from .conftest import SEED, news_rows, random_corpus
 
@@ -110,11 +111,12 @@ def lists(model: RelatedArticles) -> dict[Any, list]:
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
-    return json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    return json.loads((current_version(directory) / MANIFEST).read_text(encoding="utf-8"))
 
 
 def write_manifest(directory: Path, manifest: Any) -> None:
-    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    path = current_version(directory) / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
 
 def edit_manifest(directory: Path, edit) -> None:
@@ -211,9 +213,14 @@ def either(request) -> Saved:
 
 @pytest.fixture
 def model_dir(saved: Saved, tmp_path: Path) -> Path:
-    """A fresh copy of the saved model, free to break."""
+    """A fresh copy of the saved model's files, free to break.
+
+    The copy is of the published version alone: a model directory in the flat layout (what
+    saves wrote before versions, and what a version directory is), so every check below is
+    also a check that the flat layout still loads.
+    """
     directory = tmp_path / "model"
-    shutil.copytree(saved.directory, directory)
+    shutil.copytree(current_version(saved.directory), directory)
     return directory
 
 
@@ -226,7 +233,7 @@ def signed_master(saved: Saved, tmp_path_factory) -> Path:
 def signed_dir(signed_master: Path, tmp_path: Path) -> Path:
     """A fresh copy of the saved model signed with the key "secret"."""
     directory = tmp_path / "signed"
-    shutil.copytree(signed_master, directory)
+    shutil.copytree(current_version(signed_master), directory)
     return directory
 
 
@@ -269,8 +276,12 @@ def test_round_trip_fitted_state(saved):
 
 
 def test_saved_model_returns_its_directory(tmp_path, saved):
-    assert saved.model.save(tmp_path / "a" / "b") == tmp_path / "a" / "b"
-    assert (tmp_path / "a" / "b" / MANIFEST).is_file()
+    directory = tmp_path / "a" / "b"
+    assert saved.model.save(directory) == directory
+    name = (directory / CURRENT).read_text(encoding="utf-8").strip()
+    assert re.fullmatch(r"v-\d{8}T\d{6}Z-[0-9a-f]{8}", name)
+    assert current_version(directory) == directory / name
+    assert (directory / name / MANIFEST).is_file()
 
 
 def test_round_trip_keeps_id_types(either):
@@ -343,8 +354,8 @@ def timeless(directory: Path) -> dict[str, Any]:
 
 def test_refit_saves_byte_identical_files(tmp_path):
     """Row 20: fit twice, save twice: same bytes everywhere but manifest's created_at."""
-    a = fit_quietly(corpus()).save(tmp_path / "a")
-    b = fit_quietly(corpus()).save(tmp_path / "b")
+    a = current_version(fit_quietly(corpus()).save(tmp_path / "a"))
+    b = current_version(fit_quietly(corpus()).save(tmp_path / "b"))
     da, db = digests(a), digests(b)
     assert set(da) == set(db) == set(FILES)
     del da[MANIFEST], db[MANIFEST]
@@ -357,7 +368,7 @@ def test_manifest_lists_every_file_with_its_checksum(saved):
     assert manifest["format"] == "relatedness-model" and manifest["format_version"] == 1
     assert set(manifest["files"]) == set(DATA_FILES)
     for name, entry in manifest["files"].items():
-        data = (saved.directory / name).read_bytes()
+        data = (current_version(saved.directory) / name).read_bytes()
         assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     counts = manifest["counts"]
     assert counts["n_articles"] == saved.model.n_articles_
@@ -380,7 +391,7 @@ def test_shuffled_input_gives_the_same_lists(tmp_path):
         assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-6)
     # order-free parts of the model are byte-identical
     a_dir = a.save(tmp_path / "a")
-    da, db = digests(a_dir), digests(tmp_path / "b")
+    da, db = digests(current_version(a_dir)), digests(current_version(tmp_path / "b"))
     for name in ("vocabulary.json", "idf.npy", "boilerplate.json"):
         assert da[name] == db[name], name
 
@@ -781,7 +792,7 @@ def test_smuggled_pickle_in_a_signed_model_fails_the_signature(tmp_path, signed_
 @pytest.mark.parametrize("key", ["secret", b"secret", "s\u00e9cr\u00e8t-\U0001f511"])
 def test_signed_round_trip(tmp_path, saved, key):
     directory = saved.model.save(tmp_path / "m", key=key)
-    assert (directory / "manifest.sig").is_file()
+    assert (current_version(directory) / "manifest.sig").is_file()
     assert answers(RelatedArticles.load(directory, key=key)) == saved.answers
     RelatedArticles.load(directory)  # the key is optional
     if key == b"secret":
@@ -818,15 +829,17 @@ def test_damaged_signature_file(signed_dir, signature):
 
 
 def test_key_given_but_model_unsigned(saved):
-    fails(saved.directory, "manifest.sig", "missing, but a key was given", key="secret")
+    version = current_version(saved.directory)
+    fails(version, "manifest.sig", "missing, but a key was given", key="secret")
 
 
 def test_resave_without_key_removes_stale_signature(signed_dir, saved):
     directory = signed_dir
     assert (directory / "manifest.sig").is_file()
     saved.model.save(directory)
-    assert not (directory / "manifest.sig").exists()
-    fails(directory, "manifest.sig", "missing, but a key was given", key="secret")
+    assert not (current_version(directory) / "manifest.sig").exists()
+    with pytest.raises(ModelFormatError, match="manifest.sig: missing, but a key was given"):
+        RelatedArticles.load(directory, key="secret")
     assert answers(RelatedArticles.load(directory)) == saved.answers
 
 
@@ -834,7 +847,9 @@ def test_resave_with_new_key_replaces_signature(tmp_path, saved):
     directory = saved.model.save(tmp_path / "m", key="old")
     saved.model.save(directory, key="new")
     RelatedArticles.load(directory, key="new")
-    fails(directory, "manifest.sig", "signature check failed", key="old")
+    fails(current_version(directory), "manifest.sig", "signature check failed", key="old")
+    with pytest.raises(ModelFormatError, match="manifest.sig: signature check failed"):
+        RelatedArticles.load(directory, key="old")
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -843,13 +858,19 @@ def test_resave_with_new_key_replaces_signature(tmp_path, saved):
 def test_save_leaves_no_temp_files(tmp_path, saved):
     directory = saved.model.save(tmp_path / "m", key="secret")
     assert temp_files(directory) == []
-    assert sorted(p.name for p in directory.iterdir()) == sorted([*FILES, "manifest.sig"])
+    version = current_version(directory)
+    assert sorted(p.name for p in directory.iterdir()) == sorted([".lock", CURRENT, version.name])
+    assert sorted(p.name for p in version.iterdir()) == sorted([*FILES, "manifest.sig"])
 
 
 def test_stale_temp_files_are_swept(model_dir, saved):
-    """Row 17: temp files a killed run left behind are removed; other files are kept."""
+    """Row 17: temp files and staging directories a killed save left are removed; other
+    files are kept."""
     for name in (".tmp-matrix.data.npy.k1ll3d", ".tmp-manifest.json.abc", ".tmp-x"):
         (model_dir / name).write_bytes(b"half a file")
+    staging = model_dir / ".tmp-v-20240101T000000Z-deadbeef.0123abcd"
+    staging.mkdir()
+    (staging / "matrix.data.npy").write_bytes(b"half an array")
     (model_dir / "NOTES.txt").write_text("mine")
     saved.model.save(model_dir)
     assert temp_files(model_dir) == []
@@ -878,75 +899,140 @@ def other(saved: Saved) -> Other:
     return Other(model, lists(model))
 
 
-def assert_old_or_refused(directory: Path, saved: Saved, **load_kwargs: Any) -> str:
-    """After a failed save: the old model answers unchanged, or load refuses; never a mix."""
-    try:
-        loaded = RelatedArticles.load(directory, **load_kwargs)
-    except ModelFormatError:
-        return "refused"
-    assert lists(loaded) == lists(saved.model)
-    return "old"
+def versions(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("v-"))
 
 
-# Replace calls of one save: 4 arrays, 3 JSON files, [manifest.sig,] manifest.json last.
-# With a key, call 8 publishes manifest.sig and call 9 the manifest.
-REPLACE_FAILURES = [(None, n) for n in range(1, 9)] + [("secret", n) for n in (1, 3, 8, 9)]
+def test_save_keeps_the_current_and_the_previous_version(tmp_path, saved, other):
+    """A reader that read CURRENT just before a switch may still open the previous version;
+    older ones are removed."""
+    directory = saved.model.save(tmp_path / "m")
+    first = current_version(directory).name
+    other.model.save(directory)
+    second = current_version(directory).name
+    assert versions(directory) == sorted([first, second])
+    assert lists(RelatedArticles.load(directory / first)) == lists(saved.model)
+    saved.model.save(directory)
+    third = current_version(directory).name
+    assert versions(directory) == sorted([second, third])
+    assert lists(RelatedArticles.load(directory)) == lists(saved.model)
 
 
-@pytest.mark.parametrize(("key", "fail_at"), REPLACE_FAILURES)
-def test_failed_replace_never_publishes_a_mixed_model(
-    model_dir, signed_dir, saved, other, monkeypatch, key, fail_at
-):
-    """Row 17: os.replace fails on the n-th file of a save over an existing model."""
-    if key is not None:
-        model_dir = signed_dir
-    real_replace = os.replace
-    calls = []
-
-    def flaky_replace(src, dst):
-        calls.append(Path(dst).name)
-        if len(calls) == fail_at:
-            raise OSError(errno.EIO, "injected replace failure")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(relatedness.atomic.os, "replace", flaky_replace)
-    with pytest.raises(OSError, match="injected replace failure"):
-        other.model.save(model_dir, key=key)
-    monkeypatch.undo()
-    assert temp_files(model_dir) == []
-    outcome = assert_old_or_refused(model_dir, saved, key=key)
-    if fail_at == 1:
-        assert outcome == "old"  # nothing was published yet
-    else:
-        assert outcome == "refused"  # new files under the old manifest: checksums differ
-
-
-def test_failed_replace_on_the_third_file(model_dir, saved, other, monkeypatch):
-    """The brief's case: the 3rd os.replace raises; old model or ModelFormatError, no temps."""
-    real_replace = os.replace
-    calls = []
-
-    def flaky_replace(src, dst):
-        calls.append(Path(dst).name)
-        if len(calls) == 3:
-            raise OSError(errno.EIO, "disk gone")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(relatedness.atomic.os, "replace", flaky_replace)
-    with pytest.raises(OSError, match="disk gone"):
-        other.model.save(model_dir)
-    monkeypatch.undo()
-    assert calls == ["matrix.data.npy", "matrix.indices.npy", "matrix.indptr.npy"]
-    assert temp_files(model_dir) == []
-    assert assert_old_or_refused(model_dir, saved) in {"old", "refused"}
-    # a retry without faults publishes the new model
+def test_save_over_a_flat_model_keeps_it_as_the_previous_version(model_dir, saved, other):
+    """Old layouts still load, and a save over one switches to versions without a gap."""
+    assert not (model_dir / CURRENT).exists()
+    (model_dir / "NOTES.txt").write_text("mine")
     other.model.save(model_dir)
     assert lists(RelatedArticles.load(model_dir)) == other.lists
+    assert (model_dir / MANIFEST).is_file()  # the flat model is the previous version now
+    other.model.save(model_dir)
+    assert not any((model_dir / name).exists() for name in FILES)
+    assert (model_dir / "NOTES.txt").read_text() == "mine"
+    assert lists(RelatedArticles.load(model_dir, mmap=True)) == other.lists
+
+
+@pytest.mark.parametrize("pointer", [b"", b"v-../../etc", b"x" * 300, b"v-missing\n", b"\xff"])
+def test_damaged_current_pointer_is_refused(tmp_path, saved, pointer):
+    directory = saved.model.save(tmp_path / "m")
+    (directory / CURRENT).write_bytes(pointer)
+    fails(directory, CURRENT, "pointer check failed")
+
+
+def test_failed_save_keeps_the_previous_model(tmp_path, saved):
+    """Issue 17 item 1: a lone surrogate in an id raised a raw UnicodeEncodeError from save()
+    and left the model it was saved over unloadable ("size check failed")."""
+    directory = saved.model.save(tmp_path / "m1")
+    rows = [*rich_rows(), {"id": "new\ud800", "title": "Fresh", "body": "Budget news"}]
+    with pytest.raises(InvalidArticleError, match=r"id 'new\\ud800': field 'id' is text with a "
+                       r"lone surrogate"):
+        fit_quietly(rows)
+    # A surrogate that reaches save() another way is refused before a byte is written.
+    model = fit_quietly(rich_rows())
+    model._ranker.archive.titles[2] = "Fresh \udc80 title"
+    before = sorted(p.name for p in directory.rglob("*"))
+    with pytest.raises(InvalidArticleError, match=rf"article {model.ids_[2]!r}, field 'title', "
+                       "holds a lone surrogate.*Nothing was written"):
+        model.save(directory)
+    assert sorted(p.name for p in directory.rglob("*")) == before
+    assert answers(RelatedArticles.load(directory)) == saved.answers
+
+
+def assert_old_or_new(directory: Path, saved: Saved, other: Other, **load_kwargs: Any) -> str:
+    """After a failed save: the old model or the new one answers, unchanged; never neither."""
+    found = lists(RelatedArticles.load(directory, **load_kwargs))
+    if found == lists(saved.model):
+        return "old"
+    assert found == other.lists
+    return "new"
+
+
+#: The steps of a save that touch the disk; a failure is injected at each in turn.
+def _steps(monkeypatch, fail_at: int | None, calls: list[str]) -> None:
+    import relatedness.store.model as store_model
+
+    def wrap(owner: Any, name: str) -> None:
+        real = getattr(owner, name)
+
+        def flaky(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            if len(calls) == fail_at:
+                raise OSError(errno.EIO, f"injected failure of {name}")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, flaky)
+
+    for name in ("replace", "rename", "fsync", "mkdir"):
+        wrap(os, name)
+    wrap(store_model, "write_new")
+
+
+@pytest.mark.parametrize("layout", ["versioned", "flat"])
+@pytest.mark.parametrize("key", [None, "secret"])
+def test_a_failure_at_any_step_of_a_save_leaves_the_old_model_or_the_new(
+    tmp_path, model_dir, saved, other, monkeypatch, layout, key
+):
+    """Row 17 and issue 17 item 1: os.replace, rename, fsync, mkdir or a file write fails at
+    each step of a save over an existing model: before the CURRENT switch the old model
+    loads, after it the new one; no temp file or staging directory is left."""
+    master = model_dir if layout == "flat" else saved.model.save(tmp_path / "master", key=key)
+    dry: list[str] = []
+    shutil.copytree(master, tmp_path / "dry")
+    _steps(monkeypatch, None, dry)
+    other.model.save(tmp_path / "dry", key=key)
+    monkeypatch.undo()
+    assert dry.count("rename") == 1 and dry.count("replace") == 1  # staging, then CURRENT
+    commit = dry.index("replace") + 1
+    raised_at = []
+    for fail_at in range(1, len(dry) + 1):
+        directory = tmp_path / f"m{fail_at}"
+        shutil.copytree(master, directory)
+        calls: list[str] = []
+        _steps(monkeypatch, fail_at, calls)
+        error = None
+        try:
+            other.model.save(directory, key=key)
+        except OSError as exc:
+            error = str(exc)
+        finally:
+            monkeypatch.undo()
+        raised = error is not None
+        assert error is None or "injected failure" in error
+        assert temp_files(directory) == []
+        outcome = assert_old_or_new(directory, saved, other, key=key if layout != "flat" else None)
+        # A save that raised changed nothing; one that returned published the new model.
+        assert outcome == ("old" if raised else "new"), (fail_at, dry[fail_at - 1])
+        if raised:
+            raised_at.append(dry[fail_at - 1])
+            assert fail_at <= commit, "a failure after the switch must not fail the save"
+    # Every write, fsync and rename up to the switch was a real failure point.
+    assert raised_at.count("write_new") == dry[:commit].count("write_new") >= 9
+    assert {"rename", "replace", "fsync"} <= set(raised_at)
 
 
 @pytest.mark.parametrize("fail_at", [1, 2, 4])
 def test_disk_full_mid_write(model_dir, saved, other, monkeypatch, fail_at):
-    """Row 17: ENOSPC half-way through an array write removes the temp file."""
+    """Row 17: ENOSPC half-way through an array write removes the staging directory and
+    keeps the old model."""
     real_save = np.save
     calls = []
 
@@ -962,7 +1048,9 @@ def test_disk_full_mid_write(model_dir, saved, other, monkeypatch, fail_at):
         other.model.save(model_dir)
     monkeypatch.undo()
     assert temp_files(model_dir) == []
-    assert assert_old_or_refused(model_dir, saved) == ("old" if fail_at == 1 else "refused")
+    assert assert_old_or_new(model_dir, saved, other) == "old"
+    other.model.save(model_dir)  # a retry without faults publishes the new model
+    assert assert_old_or_new(model_dir, saved, other) == "new"
 
 
 # ------------------------------------------------------------------------------- unfitted
@@ -980,7 +1068,7 @@ def test_model_saved_before_feedback_and_idf_power_loads_with_the_old_behaviour(
 
     model = RelatedArticles(k=3, min_df=1, feedback=0, idf_power=1.0).fit(news_rows())
     path = model.save(tmp_path / "old")
-    manifest_path = path / "manifest.json"
+    manifest_path = current_version(path) / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     for name in PARAMS_ADDED_LATER:
         del manifest["params"][name]
@@ -1004,3 +1092,56 @@ def test_compiled_boilerplate_patterns_are_saved_as_their_text(tmp_path):
     loaded = RelatedArticles.load(model.save(tmp_path / "m"))
     assert loaded.boilerplate_patterns == ("^Advert$",)
     assert loaded.related_many(loaded.ids_) == model.related_many(model.ids_)
+
+
+# ------------------------------------------------------------------- articles added since fit
+
+
+@pytest.fixture
+def grown_dir(tmp_path) -> Path:
+    """A model with articles added after the fit: its version holds the added.* files."""
+    model = fit_quietly(rich_rows())
+    model.add([
+        {"id": f"g{i}", "title": "Zorvath Kellmane", "body": f"Kellmane visit {i}"}
+        for i in range(3)
+    ])  # fmt: skip
+    directory = tmp_path / "grown"
+    shutil.copytree(current_version(model.save(tmp_path / "m")), directory)
+    return directory
+
+
+GROWTH_FILES = ("added.json", "added.data.npy", "added.indices.npy", "added.indptr.npy")
+
+
+def test_added_counts_are_saved_only_when_there_are_some(grown_dir, saved):
+    assert set(GROWTH_FILES) <= set(read_manifest(grown_dir)["files"])
+    assert not set(GROWTH_FILES) & set(read_manifest(saved.directory)["files"])
+    assert "kellman" in RelatedArticles.load(grown_dir).vectorizer_.vocabulary_
+
+
+@pytest.mark.parametrize(("name", "edit", "problem"), [
+    ("added.json", lambda d: d.__setitem__("fields", ["body"]), "fields are not the model's"),
+    ("added.json", lambda d: d["terms"].append(d["terms"][0]), "terms are not a list"),
+    ("added.json", lambda d: d.__setitem__("n_fitted_terms", -1), "n_fitted_terms"),
+    ("added.json", lambda d: d.__setitem__("n_fitted_terms", True), "n_fitted_terms"),
+    ("added.json", lambda d: [], "fields are not the model's"),
+])
+def test_added_counts_tampered(grown_dir, name, edit, problem):
+    reseal_json(grown_dir, name, edit)
+    fails(grown_dir, "added.json", f"growth check failed: {problem}")
+
+
+@pytest.mark.parametrize(("name", "edit", "problem"), [
+    ("added.indices.npy", lambda a: a.__setitem__(0, 10**9) or a, "column out of range"),
+    ("added.data.npy", lambda a: a.__setitem__(0, 0) or a, "counts must be positive"),
+    ("added.indptr.npy", lambda a: a[:-1], "row starts do not match"),
+])
+def test_added_count_arrays_tampered(grown_dir, name, edit, problem):
+    reseal_array(grown_dir, name, edit)
+    fails(grown_dir, "added.json", f"growth check failed: {problem}")
+
+
+@pytest.mark.parametrize("name", GROWTH_FILES)
+def test_added_counts_deleted(grown_dir, name):
+    (grown_dir / name).unlink()
+    fails(grown_dir, name, "missing")

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from relatedness import InvalidParameterError, Related, RelatedArticles, UnknownArticleError
 from relatedness.articles import read_jsonl
 from relatedness.cli import EXIT_OK, main
+from relatedness.store import read_manifest
 
 from .conftest import CLASSIC, news_rows, random_corpus, shared_file
 
@@ -926,7 +927,7 @@ def test_int_ids_in_pinned_blocked_and_excluded_survive_save_load(tmp_path):
     assert [tuple(p) for p in loaded.blocked_pairs] == [(2, 1)]
     assert loaded.exclude_ids == (3,)
     assert loaded.related_many(loaded.ids_) == model.related_many(model.ids_)
-    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(tmp_path / "model")
     assert manifest["params"]["pinned"] == [[1, [10, 9]]]
     assert manifest["params"]["blocked_pairs"] == [[2, 1]]
 
@@ -1143,7 +1144,7 @@ def _cli_lists(tmp_path, corpus_file, flags: list[str]) -> tuple[dict, dict]:
         "fit", str(corpus_file), "--model", str(model), "--min-df", "1", *classic, *flags
     )
     assert code == EXIT_OK, err
-    manifest = json.loads((model / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(model)
     out_file = tmp_path / "lists.jsonl"
     code, _, err = run("precompute", "--model", str(model), "--out", str(out_file))
     assert code == EXIT_OK, err
@@ -1304,7 +1305,7 @@ def test_cli_exclude_id_with_int_ids(tmp_path):
         "fit", str(path), "--model", str(model), "--min-df", "1", "--exclude-id", "1"
     )
     assert code == EXIT_OK, err
-    params = json.loads((model / "manifest.json").read_text(encoding="utf-8"))["params"]
+    params = read_manifest(model)["params"]
     assert params["exclude_ids"] == [1]
     code, out, _ = run("related", "0", "--model", str(model), "--format", "json")
     assert code == EXIT_OK

@@ -30,6 +30,7 @@ from relatedness.precompute import (
     read_manifest,
     write_jsonl,
 )
+from relatedness.store import current_version
 from relatedness.writers import (
     TABULAR_COLUMNS,
     JsonlWriter,
@@ -491,7 +492,7 @@ def test_sqlite_schema_indexes_and_run_table(model, saved, tmp_path):
             "ORDER BY rowid"
         ).fetchall()
         assert [r[0] for r in runs] == [first.run_id, second.run_id]  # history carried over
-        manifest_sha = hashlib.sha256((saved / "manifest.json").read_bytes())
+        manifest_sha = hashlib.sha256((current_version(saved) / "manifest.json").read_bytes())
         assert runs[-1][1] == manifest_sha.hexdigest()
         assert json.loads(runs[-1][2])["k"] == 2
         assert runs[-1][3:5] == (300, second.n_empty_lists) and runs[-1][5] > 0

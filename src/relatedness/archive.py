@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .articles import Article, Rejected, check_articles
+from .features.growth import Grown, Growth
 from .features.tfidf import FieldTfidfVectorizer
 from .results import ArticleId
 from .text import make_snippet
@@ -43,6 +44,9 @@ class Archive:
         Articles taken down (kept so their ids stay known), in fit order.
     languages : list of str, optional
         Each article's detected language, under ``language="auto"`` (``None`` otherwise).
+    growth : Growth or None
+        The term counts of the articles added since the fit (the last ``growth.n_added``
+        rows), from which the vocabulary grows; ``None``: nothing added.
     """
 
     vectorizer: FieldTfidfVectorizer
@@ -57,6 +61,7 @@ class Archive:
     tags: list[list[str]]
     removed: list[ArticleId] = field(default_factory=list)
     languages: list[str] | None = None
+    growth: Growth | None = None
 
     @classmethod
     def of(
@@ -85,12 +90,29 @@ class Archive:
             else None,
         )
 
-    def extended(self, more: Archive) -> Archive:
-        """This archive followed by ``more`` (same vectorizer); removals are kept."""
+    def grown(self, step: Grown, more: Archive) -> Archive:
+        """This archive after one vocabulary growth step (see :mod:`relatedness.features.growth`).
+
+        The rows ``step`` re-weighed are replaced, ``more`` (the new articles, in the grown
+        vocabulary) is appended; the vectorizer and the counts are ``step``'s; removals are
+        kept.
+        """
+        width = len(step.vectorizer.vocabulary_)
+        first_added = self.n_articles - (0 if self.growth is None else self.growth.n_added)
+        rows = first_added + step.reweighed
+        matrix = sp.csr_matrix(
+            (self.matrix.data, self.matrix.indices, self.matrix.indptr),
+            shape=(self.n_articles, width),
+        )
+        norms = np.asarray(self.norms, dtype=np.float64)
+        if len(rows):
+            matrix = _replace_rows(matrix, rows, step.reweighed_rows)
+            norms = norms.copy()
+            norms[rows] = step.reweighed_norms
         return Archive(
-            vectorizer=self.vectorizer,
-            matrix=sp.vstack([self.matrix, more.matrix], format="csr"),
-            norms=np.concatenate([self.norms, more.norms]),
+            vectorizer=step.vectorizer,
+            matrix=sp.vstack([matrix, more.matrix], format="csr"),
+            norms=np.concatenate([norms, more.norms]),
             ids=[*self.ids, *more.ids],
             titles=[*self.titles, *more.titles],
             sections=[*self.sections, *more.sections],
@@ -102,6 +124,7 @@ class Archive:
             languages=None
             if self.languages is None or more.languages is None
             else [*self.languages, *more.languages],
+            growth=step.growth,
         )
 
     @property
@@ -113,6 +136,22 @@ class Archive:
     def id_type(self) -> str:
         """``"int"`` or ``"str"``: the one id type of the archive."""
         return "int" if self.ids and isinstance(self.ids[0], int) else "str"
+
+
+def _replace_rows(matrix: sp.csr_matrix, rows: np.ndarray, new: sp.csr_matrix) -> sp.csr_matrix:
+    """``matrix`` with ``rows`` replaced by the rows of ``new`` (values moved, not computed:
+    each is multiplied by exactly 1 or 0)."""
+    keep = np.ones(matrix.shape[0], dtype=matrix.dtype)
+    keep[rows] = 0
+    kept = sp.csr_matrix(sp.diags(keep) @ matrix)
+    kept.eliminate_zeros()
+    place = sp.csr_matrix(
+        (np.ones(len(rows), dtype=new.dtype), (rows, np.arange(len(rows)))),
+        shape=(matrix.shape[0], len(rows)),
+    )
+    out = sp.csr_matrix(kept + place @ new)
+    out.sort_indices()
+    return out
 
 
 def fit_archive(

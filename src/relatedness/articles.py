@@ -510,6 +510,25 @@ def _check_id(value: Any) -> ArticleId:
     return value
 
 
+def _check_encodable(article: Article) -> None:
+    """Refuse a lone surrogate (``"\\ud800"``, e.g. from a JSON escape): UTF-8 cannot store it,
+    so the model could not be saved, nor the lists written."""
+    for name in FIELDS:
+        value = getattr(article, name)
+        texts = value if isinstance(value, tuple) else (value,)
+        for text in texts:
+            if isinstance(text, str) and not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise _RowError(
+                        field_name=name,
+                        problem=f"text with a lone surrogate ({text[exc.start:exc.end]!r} at "
+                        f"character {exc.start})",
+                        hint="repair the text, e.g. s.encode('utf-8', 'replace').decode()",
+                    ) from None
+
+
 def _as_row(item: Any) -> Mapping[str, Any]:
     if isinstance(item, Article):
         return {f: getattr(item, f) for f in FIELDS}
@@ -577,6 +596,7 @@ def check_articles(
                 tags=_check_tags(row),
                 url=_check_url(row),
             )
+            _check_encodable(article)
         except _RowError as exc:
             errors.append((where, raw_id, exc))
             continue

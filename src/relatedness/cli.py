@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     upd.add_argument("--remove", type=Path, default=None,
                      help="file with one article id per line to take down")
     upd.add_argument("--out", type=Path, required=True,
-                     help="diff file (.jsonl): the changed lists only")
+                     help="diff file (.jsonl): the changed lists, then the removed ids")
     upd.add_argument("--apply", type=Path, default=None,
                      help="SQLite database from precompute to update in place")
     upd.add_argument("--k", type=int, default=None)
@@ -370,58 +370,38 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_update(args: argparse.Namespace, out: TextIO) -> int:
     from .articles import load_articles
-    from .recommender import RelatedArticles
+    from .batch.update import update_model
 
-    model = RelatedArticles.load(args.model)
-    removed = _read_ids(args.remove, model) if args.remove else []
-    # Lists that can change: those sharing a term with a removed story (before it goes) ...
-    touched = set(model.affected(removed)) if removed else set()
-    model.remove(removed)
-    report = None
-    if args.add:
-        report = model.add(load_articles(args.add))
-        # ... and those sharing a term with a new one (the new ones included).
-        touched |= set(model.affected(report.added))
-    changed = [i for i in model.ids_ if i in touched]
-    lists = model.related_many(changed, k=args.k) if changed else {}
-    from .atomic import atomic_write
-
-    with atomic_write(args.out, "w", encoding="utf-8") as handle:
-        for article_id, related in lists.items():
-            row = {"id": article_id, "related": [r.to_dict() for r in related]}
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    if args.apply:
-        _apply_to_sqlite(args.apply, lists, removed)
-    model.save(args.model)
+    removed = []
+    if args.remove:
+        lines = args.remove.read_text(encoding="utf-8").splitlines()
+        removed = [line.strip() for line in lines if line.strip()]
+    summary = update_model(
+        args.model,
+        add=load_articles(args.add) if args.add else None,
+        remove=removed,
+        out=args.out,
+        apply=args.apply,
+        k=args.k,
+    )
+    if summary.already_applied:
+        print(f"this update is already in {args.model}; nothing to do", file=out)
+        return EXIT_OK
     note = ""
+    report = summary.report
     if report is not None:
         note = (
-            f"; added {len(report.added)} (out-of-vocabulary {report.oov_rate:.1%}, idf drift "
-            f"{report.idf_drift:.3f}{', refit recommended' if report.needs_refit else ''})"
+            f"; added {len(report.added)} ({len(report.new_terms)} new terms, "
+            f"out-of-vocabulary {report.oov_rate:.1%}, idf drift {report.idf_drift:.3f}"
+            f"{', refit recommended' if report.needs_refit else ''})"
         )
     print(
-        f"removed {len(removed)}{note}; rewrote {len(lists)} lists to {args.out}"
+        f"removed {len(summary.removed)}{note}; rewrote {summary.changed} lists "
+        f"(of {summary.checked} checked) to {args.out}"
         + (f" and applied them to {args.apply}" if args.apply else ""),
         file=out,
     )
     return EXIT_OK
-
-
-def _apply_to_sqlite(database: Path, lists: dict, removed: list) -> None:
-    """Replace the changed lists in a precompute SQLite database, in one transaction."""
-    import sqlite3
-
-    from .batch.writers import SqliteWriter
-
-    if not database.is_file():
-        msg = f"{database}: no such database; run relatedness precompute first"
-        raise FileNotFoundError(msg)
-    connection = sqlite3.connect(database)
-    try:
-        with connection:
-            SqliteWriter.apply_diff(connection, lists, removed)
-    finally:
-        connection.close()
 
 
 _COMMANDS = {

@@ -46,8 +46,10 @@ from .engine import (
 )
 from .engine.postpass import row_cosines
 from .exceptions import DuplicateIdError, InvalidArticleError, UnknownArticleError
+from .features.growth import Grown, Growth
+from .features.growth import grow as grow_vocabulary
 from .features.tags import tag_rows
-from .results import ArticleId, Explanation, Related, TermContribution
+from .results import ArticleId, Explanation, Related, TermContribution, UpdateReport
 
 __all__ = ["Policy", "Ranker"]
 
@@ -885,6 +887,17 @@ class Ranker:
 
     # ------------------------------------------------------------------ archive-wide
 
+    def report(self, added: Sequence[Article], step: Grown) -> UpdateReport:
+        """What an :meth:`~relatedness.RelatedArticles.add` of ``added`` did (this ranker
+        holds the grown archive), and whether a refit is due."""
+        grown = self.n > 1.5 * self.archive.vectorizer.n_documents_
+        needs_refit = step.oov_rate > 0.2 or step.idf_drift > 0.1 or grown
+        reweighed = [self.archive.ids[r] for r in self.added_rows(step)]
+        return UpdateReport(
+            [a.id for a in added], step.oov_rate, step.idf_drift, needs_refit, reweighed,
+            step.new_terms,
+        )  # fmt: skip
+
     def by_section(self, row: int, k: int, policy: Policy) -> dict[str, list[Related]]:
         """A row's best ``k`` stories of each section, sections by their best score."""
         rows = np.array([row])
@@ -903,11 +916,12 @@ class Ranker:
 
     def new_articles(
         self, articles: Sequence[Article], snippet_chars: int
-    ) -> tuple[Archive, float, float]:
-        """Checked new articles as an archive in the fitted vocabulary, with their drift.
+    ) -> tuple[Archive, Grown]:
+        """The archive with checked new articles added, and the vocabulary growth step.
 
-        Returns ``(archive, oov_rate, idf_drift)`` (see
-        :meth:`~relatedness.features.tfidf.FieldTfidfVectorizer.drift`).
+        New terms enter the vocabulary by the rules of :mod:`relatedness.features.growth`;
+        the step says which earlier added articles were re-weighed, which terms entered and
+        the out-of-vocabulary rate and idf drift.
 
         Raises
         ------
@@ -930,13 +944,19 @@ class Ranker:
                 f"{type(ids[0]).__name__}; one corpus uses one id type."
             )
             raise InvalidArticleError(msg)
-        vec = self.archive.vectorizer
+        base = self.current_archive()
+        vec = base.vectorizer
         cleaned = [vec.clean_document(a) for a in articles]
-        counts, _ = vec.count(cleaned, vec.vocabulary_)
-        norms: list[np.ndarray] = []
-        rows = vec.weigh(counts, vec.idf_, norms_out=norms)
-        oov_rate, drift = vec.drift(cleaned, counts)
-        return Archive.of(vec, rows, norms[0], articles, cleaned, snippet_chars), oov_rate, drift
+        step = grow_vocabulary(vec, base.growth or Growth.start(vec), cleaned)
+        more = Archive.of(step.vectorizer, step.rows, step.norms, articles, cleaned, snippet_chars)
+        return base.grown(step, more), step
+
+    def added_rows(self, step: Grown) -> np.ndarray:
+        """Archive rows of the earlier added articles ``step`` re-weighed (this ranker being
+        the archive after the step)."""
+        growth = self.archive.growth
+        first_added = self.n - (0 if growth is None else growth.n_added)
+        return first_added + step.reweighed
 
     def affected(self, rows: np.ndarray, policy: Policy) -> np.ndarray:
         """Rows whose lists may change when ``rows`` are added or removed (see the façade)."""

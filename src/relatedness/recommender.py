@@ -157,12 +157,7 @@ class RelatedArticles(BaseEstimator):
 
     Notes
     -----
-    The defaults of ``ngram_range``, ``idf_power``, ``min_df``, ``feedback`` and
-    ``feedback_weight`` were chosen on the BBC news set with 5-fold cross-validation
-    (``benchmarks/tune.py``; table in the README): precision@10 0.946 and MAP@10 0.931
-    without a section hint, against 0.918 / 0.890 for classic TF-IDF with the same
-    cleaning. ``ngram_range=(1, 1), idf_power=1.0, feedback=0`` is the classic model, about
-    4x cheaper to score.
+    The README's "Defaults and why" shows how the defaults were chosen, corpus by corpus.
 
     Ranking: higher cosine first; equal scores are ordered newer first (undated articles last), then
     by id. The article itself is never in its own list (excluded by position, so an identical
@@ -394,12 +389,16 @@ class RelatedArticles(BaseEstimator):
         return self
 
     def add(self, articles: Iterable[Any]) -> UpdateReport:
-        """Index new articles with the fitted vocabulary and idf kept (no refit).
+        """Index new articles without a refit; the vocabulary grows for their new terms.
 
-        New articles are cleaned and vectorised exactly as at fit time (learned boilerplate
-        lines included), so their lists equal those of a full recompute with the same
-        vocabulary. Words the vocabulary does not know are ignored; the report says how many
-        and how far the idf has drifted, and ``needs_refit`` turns on past the thresholds.
+        New articles are cleaned and vectorised as at fit time (learned boilerplate lines
+        included). Fitted terms keep their idf, so fitted rows stay valid. A term the
+        vocabulary does not hold is counted among the added articles and enters it once it
+        is in ``min_df`` of them, with the fit's idf formula over the documents counted
+        then (``ln((1 + n) / (1 + df)) + 1``, fixed from then on); added articles that hold
+        it are re-weighed. So a new name links the new stories that share it, and every
+        list equals the one a recompute under the same statistics gives
+        (:mod:`relatedness.features.growth` states the rules).
 
         Parameters
         ----------
@@ -409,10 +408,12 @@ class RelatedArticles(BaseEstimator):
         Returns
         -------
         UpdateReport
-            ``added`` ids, ``oov_rate`` (share of new tokens outside the vocabulary),
-            ``idf_drift`` (mean absolute change of idf over the vocabulary had the new
-            articles been counted), ``needs_refit`` (oov_rate > 0.2, idf_drift > 0.1 or the
-            archive grew by more than half since fit).
+            ``added`` ids; ``reweighed`` (earlier added articles whose rows changed) and
+            ``new_terms``; ``oov_rate`` (share of the new word occurrences still outside the
+            vocabulary, word pairs left out), ``idf_drift`` (mean absolute difference
+            between the idf in use and the idf of every article counted so far);
+            ``needs_refit`` (oov_rate > 0.2, idf_drift > 0.1 or the archive grew by more
+            than half since fit).
 
         Raises
         ------
@@ -425,12 +426,8 @@ class RelatedArticles(BaseEstimator):
         checked = check_articles(articles, on_invalid=self.on_invalid, on_duplicate="raise")
         if not checked:
             return UpdateReport([], 0.0, 0.0, False)
-        more, oov_rate, drift = ranker.new_articles(checked, self.snippet_chars)
-        self._fitted(ranker.current_archive().extended(more))
-        vec = self.vectorizer_
-        grown = self.n_articles_ > 1.5 * vec.n_documents_
-        needs_refit = oov_rate > 0.2 or drift > 0.1 or grown
-        return UpdateReport([a.id for a in checked], oov_rate, drift, needs_refit)
+        archive, step = ranker.new_articles(checked, self.snippet_chars)
+        return self._fitted(archive)._ranker.report(checked, step)
 
     def affected(self, article_ids: Iterable[ArticleId]) -> list[ArticleId]:
         """Articles whose lists may change when ``article_ids`` are added or removed.
@@ -697,13 +694,6 @@ class RelatedArticles(BaseEstimator):
         row, other = ranker.row(article_id), ranker.row(related_id)
         return ranker.explain(row, other, self._policy())
 
-    def explain_rows(
-        self, query: Any, time: float, section: str, tags: Any, row: int, *, terms: bool = True
-    ) -> Explanation:
-        """Explanation of one (query row vector, index row) pair; see :meth:`explain`."""
-        ranker = self._check_fitted()
-        return ranker.explain_rows(query, time, section, tags, row, self._policy(), terms=terms)
-
     def find_duplicates(self, threshold: float | None = None) -> list[list[ArticleId]]:
         """Groups of near-duplicate articles (syndicated copies, re-publishes) in the corpus.
 
@@ -733,26 +723,41 @@ class RelatedArticles(BaseEstimator):
 
     # ------------------------------------------------------------------ files
 
-    def save(self, path: str | Path, *, key: bytes | str | None = None) -> Path:
-        """Write the fitted model to a directory, without pickle.
+    def save(
+        self,
+        path: str | Path,
+        *,
+        key: bytes | str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Write the fitted model to a directory, without pickle; never destroys the old one.
 
         Parameters
         ----------
         path : str or Path
-            Created if needed; files inside are replaced atomically (temp file + rename) and
-            ``manifest.json`` is written last.
+            Created if needed. The model is written as a new version beside the current one
+            and ``CURRENT`` is switched to it in one step: a failure or a kill at any point
+            leaves the previous model or the new one (``models/README.md``).
         key : bytes or str, optional
             A secret: also writes ``manifest.sig``, an HMAC-SHA256 of the manifest, so that
             :meth:`load` with the same key detects tampering (checksums alone only detect
             corruption).
+        metadata : mapping, optional
+            A JSON object kept in the manifest (``relatedness.store.read_manifest(path)``).
 
         Returns
         -------
         Path
             The directory.
+
+        Raises
+        ------
+        InvalidArticleError
+            A text cannot be stored as UTF-8 (a lone surrogate); nothing is written.
         """
         ranker = self._check_fitted()
-        return save_model(path, self.get_params(), ranker.current_archive(), key=key)
+        archive = ranker.current_archive()
+        return save_model(path, self.get_params(), archive, key=key, metadata=metadata)
 
     @classmethod
     def load(

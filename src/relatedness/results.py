@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -108,14 +109,25 @@ class UpdateReport:
     ----------
     added : list of ids
     oov_rate : float
-        Share of the new articles' terms outside the fitted vocabulary.
+        Share of the new articles' word occurrences outside the vocabulary once it has
+        grown (words still pending: seen in fewer than ``min_df`` added articles). Word
+        pairs are left out: most occur once and are pruned at fit too.
     idf_drift : float
-        Mean absolute change of idf over the vocabulary had the new articles been counted.
+        Mean absolute difference, over the vocabulary, between the idf in use and the idf
+        every article counted so far (fitted and added since) would give.
     needs_refit : bool
         ``oov_rate > 0.2``, ``idf_drift > 0.1`` or the archive grew by more than half.
+    reweighed : list of ids
+        Articles added earlier whose rows changed because a term they hold entered the
+        vocabulary: their lists, and lists near them, may change too (pass them to
+        ``affected()`` with ``added``).
+    new_terms : list of str
+        The terms that entered the vocabulary.
     """
 
     added: list[ArticleId]
     oov_rate: float
     idf_drift: float
     needs_refit: bool
+    reweighed: list[ArticleId] = dataclasses.field(default_factory=list)
+    new_terms: list[str] = dataclasses.field(default_factory=list)

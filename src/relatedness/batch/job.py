@@ -51,6 +51,7 @@ from .. import params
 from ..atomic import TEMP_PREFIX, sha256_file, sweep_stale_temp
 from ..exceptions import InvalidParameterError, NotFittedError
 from ..results import ArticleId
+from ..store import current_version
 from ..validation import NONE, Constraint, check_k, check_params, interval, one_of
 from .executors import run_tasks
 from .guards import exclusive, sigterm_raises
@@ -100,8 +101,8 @@ def write_jsonl(
     """Write every article's related list to ``path`` (JSON Lines, UTF-8), atomically.
 
     One line per article in fit order, ``{"id": ..., "related": [r.to_dict(), ...]}``; an
-    article with nothing related gets ``[]``. For archive-scale, sharded, resumable or
-    parallel output use :func:`precompute`.
+    article with nothing related gets ``[]``, a removed (taken-down) article no line. For
+    archive-scale, sharded, resumable or parallel output use :func:`precompute`.
 
     Parameters
     ----------
@@ -124,9 +125,20 @@ def write_jsonl(
     counter = RowCounter()
     with publish_file(path) as handle:
         JsonlWriter().write(
-            handle, counter.wrap(related_batches(model, model.ids_, k)), id_type="str"
+            handle, counter.wrap(related_batches(model, _published_ids(model), k)), id_type="str"
         )
     return PrecomputeSummary(path, counter.articles, counter.empty, time.perf_counter() - start)
+
+
+def _published_ids(model: RelatedArticles, ids: list[ArticleId] | None = None) -> list:
+    """``ids`` (default: every article, in fit order) without the removed ones.
+
+    A taken-down article is in no output, neither as a row nor as an empty list: the same
+    output an update that removes it leaves in a database.
+    """
+    ids = list(model.ids_) if ids is None else ids
+    removed = model.removed_
+    return [i for i in ids if i not in removed] if removed else ids
 
 
 # ----------------------------------------------------------------------------- identity
@@ -240,18 +252,21 @@ def _resolve_model(
     from ..recommender import RelatedArticles
 
     if isinstance(model, str | Path):
-        directory = Path(model)
-        if model_dir is not None and Path(model_dir).resolve() != directory.resolve():
+        # The version published now: workers load these very files even if a save switches
+        # the model's CURRENT during the run.
+        directory = current_version(model).resolve()
+        if model_dir is not None and current_version(model_dir).resolve() != directory:
             msg = "pass the saved model either as `model` or as `model_dir`, not two paths"
             raise InvalidParameterError(msg)
-        return RelatedArticles.load(directory, mmap=True), directory.resolve(), False
+        return RelatedArticles.load(directory, mmap=True), directory, False
     if not isinstance(model, RelatedArticles):
         msg = f"precompute needs a fitted RelatedArticles or a model directory, got {model!r}"
         raise InvalidParameterError(msg)
     if not model.__sklearn_is_fitted__():
         msg = "precompute needs a fitted model; call fit(articles) or RelatedArticles.load(path)"
         raise NotFittedError(msg)
-    return model, None if model_dir is None else Path(model_dir).resolve(), model_dir is not None
+    saved = None if model_dir is None else current_version(model_dir).resolve()
+    return model, saved, model_dir is not None
 
 
 def precompute(
@@ -430,6 +445,8 @@ def _run(
         # The model's own id objects (an id given as numpy.int64 becomes the int it equals),
         # looked up before anything is written: an unknown id raises with a hint.
         id_list = model.resolve_ids(options.ids)
+    if model.removed_:
+        id_list = _published_ids(model, id_list)
     n = model.n_articles_ if id_list is None else len(id_list)
     n_shards = math.ceil(n / shard_size)
     id_type = "int" if model.ids_ and isinstance(model.ids_[0], int) else "str"
@@ -484,8 +501,7 @@ def _run(
             if mode not in ("inline", "threading", "fork"):
                 if saved_dir is None:
                     temp_model = layout.root / f"{TEMP_PREFIX}model-{run['run_id']}"
-                    model.save(temp_model)
-                    model_path = temp_model
+                    model_path = current_version(model.save(temp_model))
                 else:
                     model_path = saved_dir
                 model_sha = sha256_file(model_path / "manifest.json")

@@ -21,7 +21,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ..atomic import TEMP_PREFIX, atomic_write, fsync_dir, sha256_file
 from ..exceptions import InvalidParameterError
@@ -33,7 +33,6 @@ from .writers import (
     RunRecord,
     ShardWriter,
     SqliteWriter,
-    file_mode,
     get_writer,
 )
 
@@ -52,16 +51,8 @@ _RUN_NAME = re.compile(r"^run-[0-9A-Za-z_-]{1,64}$")
 # ----------------------------------------------------------------------------- files
 
 
-@contextlib.contextmanager
-def publish_file(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
-    """``atomic_write`` that publishes with the umask's permissions, not mkstemp's 0o600.
-
-    A site reads the output as another user (the web server), so it must be readable.
-    """
-    with atomic_write(path, mode, encoding=encoding) as handle:
-        if hasattr(os, "fchmod"):
-            os.fchmod(handle.fileno(), file_mode())
-        yield handle
+#: Publishes a file atomically with the umask's permissions (one implementation, in atomic).
+publish_file = atomic_write
 
 
 def _json_bytes(document: Any) -> bytes:

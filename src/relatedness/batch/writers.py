@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
-from ..atomic import TEMP_PREFIX, fsync_dir
+from ..atomic import TEMP_PREFIX, file_mode, fsync_dir
 from ..results import ArticleId
 
 __all__ = [
@@ -77,28 +77,6 @@ TABULAR_COLUMNS = (
 
 #: Keys of a related entry (``Related.to_dict`` without the optional explanation).
 _ENTRY_KEYS = ("id", "score", "title", "section", "snippet", "published", "url", "pinned")
-
-
-_UMASK: int | None = None
-
-
-def file_mode() -> int:
-    """The permissions a plain ``open(path, "w")`` would give a new file (0o666 & ~umask).
-
-    Temp files from ``tempfile.mkstemp`` are 0o600; published output must be readable by the
-    site (often another user), so it is published with the mode the umask allows.
-    """
-    global _UMASK
-    if _UMASK is None:
-        try:  # Linux: read it without changing it (os.umask() would race with other threads)
-            with open("/proc/self/status", encoding="ascii") as status:
-                _UMASK = next(
-                    int(line.split()[1], 8) for line in status if line.startswith("Umask:")
-                )
-        except (OSError, StopIteration, ValueError, IndexError):
-            _UMASK = os.umask(0o022)
-            os.umask(_UMASK)
-    return 0o666 & ~_UMASK
 
 
 def _id_from_text(value: str, id_type: str) -> ArticleId:
@@ -645,12 +623,17 @@ class SqliteWriter:
         lists: Mapping[Any, Sequence[Any]],
         removed: Iterable[Any] = (),
         seconds: float = 0.0,
+        *,
+        run_id: str | None = None,
+        note: Mapping[str, Any] | None = None,
     ) -> int:
         """Replace the lists of the changed articles in place (``relatedness update``).
 
         Call inside one transaction (``with connection:``): readers see the old or the new
         lists, never a mix. ``lists`` maps article ids to ``Related`` records or their dicts;
-        ``removed`` articles lose their own rows too. A ``runs`` row records the update.
+        ``removed`` articles lose their own rows too. A ``runs`` row records the update,
+        under ``run_id`` when given (the update's journal id), with ``note`` merged into its
+        ``params_json``.
 
         Returns
         -------
@@ -690,15 +673,16 @@ class SqliteWriter:
             written += len(rows)
             n_empty += not rows
         now = dt.datetime.now(dt.timezone.utc)
+        summary = {"update": True, "changed": len(lists), "removed": len(taken_down)}
         con.execute(
             f"INSERT INTO runs VALUES ({', '.join('?' * 9)})",
             (
-                f"update-{now.strftime('%Y%m%dT%H%M%S%f')}",
+                run_id or f"update-{now.strftime('%Y%m%dT%H%M%S%f')}",
                 now.isoformat(timespec="seconds"),
                 None,
                 None,
                 None,
-                json.dumps({"update": True, "changed": len(lists), "removed": len(taken_down)}),
+                json.dumps({**summary, **(note or {})}, sort_keys=True),
                 len(lists),
                 n_empty,
                 seconds,

@@ -815,45 +815,6 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             out[name] = dict(zip(matrix.indices.tolist(), values.tolist(), strict=True))
         return out
 
-    def drift(
-        self, cleaned: Sequence[Mapping[str, str]], counts: Mapping[str, sp.csr_matrix]
-    ) -> tuple[float, float]:
-        """How far new documents are from the fitted vocabulary and idf.
-
-        Parameters
-        ----------
-        cleaned : sequence of dict
-            The new documents, through :meth:`clean_document`.
-        counts : dict of csr_matrix
-            Their per-field counts in the fitted vocabulary (:meth:`count`).
-
-        Returns
-        -------
-        (oov_rate, idf_drift)
-            The share of their terms outside the vocabulary, and the mean absolute change
-            of idf over the vocabulary had they been counted.
-        """
-        self._check_fitted()
-        analyzer = self.analyzer()
-        total = known = 0
-        for doc in cleaned:
-            for field_name in self.field_weights():
-                terms = analyzer(
-                    doc[field_name], _language_of(doc) if self.language == "auto" else None
-                )
-                total += len(terms)
-                known += sum(t in self.vocabulary_ for t in terms)
-        oov = 0.0 if total == 0 else 1.0 - known / total
-        # idf = ln((1 + n) / (1 + df)) + 1, so the fitted df is recoverable from idf.
-        n_old = self.n_documents_
-        df_old = np.rint((1.0 + n_old) / np.exp(self.idf_ - 1.0) - 1.0)
-        presence = sum(counts.values(), sp.csr_matrix((len(cleaned), len(self.idf_))))
-        df_new = np.bincount(sp.csr_matrix(presence).indices, minlength=len(self.idf_))
-        # Drift of this batch against the fitted corpus (the idf that stays in use).
-        n_all = n_old + len(cleaned)
-        idf_all = np.log((1.0 + n_all) / (1.0 + df_old + df_new)) + 1.0
-        return oov, float(np.mean(np.abs(idf_all - self.idf_)))
-
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Return the terms, in column order, as an object array of str."""
         self._check_fitted()

@@ -1,22 +1,42 @@
-"""Models on disk without pickle: a directory of ``.npy`` arrays, JSON, and a manifest.
+"""Models on disk without pickle: versions of ``.npy`` arrays, JSON and a manifest.
 
-Layout (format version 1; ``models/README.md`` documents it for other tools)::
+Layout (``models/README.md`` documents it for other tools)::
 
-    manifest.json         format, versions, parameters, counts, SHA-256 and size of every file
-    manifest.sig          optional: HMAC-SHA256 of manifest.json under a deploy secret
-    matrix.data.npy       float32  TF-IDF values of the CSR matrix (n_articles x n_terms)
-    matrix.indices.npy    int32    column of each value
-    matrix.indptr.npy     int64    row starts (n_articles + 1)
-    idf.npy               float64  idf per term
-    vocabulary.json       terms in column order
-    articles.json         ids (their JSON type survives), titles, sections, published, urls,
-                          snippets
-    boilerplate.json      the lines learned by the corpus boilerplate rule
+    MODEL/
+      CURRENT               the name of the published version, e.g. "v-20240301T120000Z-1a2b3c4d"
+      v-<id>/               one complete model (format version 1):
+        manifest.json       format, versions, parameters, counts, SHA-256 and size of every file
+        manifest.sig        optional: HMAC-SHA256 of manifest.json under a deploy secret
+        matrix.data.npy     float32  TF-IDF values of the CSR matrix (n_articles x n_terms)
+        matrix.indices.npy  int32    column of each value
+        matrix.indptr.npy   int64    row starts (n_articles + 1)
+        idf.npy             float64  idf per term
+        norms.npy           float64  each row's norm before normalisation
+        vocabulary.json     terms in column order
+        articles.json       ids (their JSON type survives), titles, sections, published, urls,
+                            snippets, tags, removed
+        boilerplate.json    the lines learned by the corpus boilerplate rule
+        added.*             the term counts of articles added since the fit (see Growth)
+      .lock                 held by a save while it writes (advisory)
 
-Loading reads the manifest first, checks every file's size and SHA-256 before parsing it,
-parses arrays with ``allow_pickle=False`` and JSON with the standard parser, then checks the
-structure (shapes, dtypes, index ranges, id types). The vectorizer is rebuilt from the
-vocabulary, the idf and the parameters; nothing is unpickled and no code from the files runs.
+**A save never destroys the previous model.** It writes a new version into a staging
+directory (``.tmp-v-<id>.<random>``), fsyncs it and renames it to ``v-<id>``, then switches
+``CURRENT`` to it (temp file + ``os.replace``: the one commit point), then removes the versions
+other than the new and the previous one (a reader that read ``CURRENT`` just before the switch
+may still be opening the previous one). Killed or failing at any point, the model path holds
+the old model or the new one, never neither; the next save sweeps the staging directories a
+killed one left.
+
+A directory without ``CURRENT`` is read as one version (the flat layout every save wrote
+before versions existed, and what a version directory itself is): old models keep loading,
+and their first save turns them into the versioned layout (the flat files are the
+"previous" version then, removed by the save after).
+
+Loading resolves ``CURRENT`` once, reads the manifest first, checks every file's size and
+SHA-256 before parsing it, parses arrays with ``allow_pickle=False`` and JSON with the
+standard parser, then checks the structure (shapes, dtypes, index ranges, id types). The
+vectorizer is rebuilt from the vocabulary, the idf and the parameters; nothing is unpickled
+and no code from the files runs.
 
 The files hold a plain record, never the façade: :func:`save_model` writes the parameters
 (:func:`relatedness.params.to_manifest`) and an :class:`~relatedness.archive.Archive`;
@@ -25,12 +45,16 @@ The files hold a plain record, never the façade: :func:`save_model` writes the 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
 import platform
-from collections.abc import Mapping
+import re
+import secrets
+import shutil
+from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,16 +64,40 @@ import scipy.sparse as sp
 
 from .. import params
 from ..archive import Archive
-from ..atomic import atomic_write, sha256_file, sweep_stale_temp
-from ..exceptions import ModelFormatError, RelatednessError
+from ..atomic import (
+    atomic_directory,
+    atomic_write,
+    fsync_dir,
+    sha256_file,
+    sweep_stale_temp,
+    write_new,
+)
+from ..exceptions import InvalidArticleError, ModelFormatError, RelatednessError
+from ..features.growth import Growth
 from ..features.tfidf import FieldTfidfVectorizer
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "save_model"]
+__all__ = [
+    "CURRENT",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "current_version",
+    "load_model",
+    "manifest_sha256",
+    "read_manifest",
+    "save_model",
+]
 
 FORMAT = "relatedness-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
+#: The pointer to the published version, inside the model directory.
+CURRENT = "CURRENT"
+VERSION_PREFIX = "v-"
+LOCK = ".lock"
+_VERSION_NAME = re.compile(r"^v-[0-9A-Za-z_-]{1,64}$")
+#: ``CURRENT`` holds one short name; anything larger is not ours and is not parsed.
+MAX_POINTER_BYTES = 256
 #: A manifest is a few KB; anything far larger is not ours and is not parsed.
 MAX_MANIFEST_BYTES = 16 * 2**20
 
@@ -62,6 +110,13 @@ ARRAYS = {
     "norms.npy": ("f", 1),
 }
 JSON_FILES = ("vocabulary.json", "articles.json", "boilerplate.json")
+#: The counts of the articles added since the fit (only in a model that has some).
+GROWTH_ARRAYS = {
+    "added.data.npy": ("i", 1),
+    "added.indices.npy": ("i", 1),
+    "added.indptr.npy": ("i", 1),
+}
+GROWTH_JSON = "added.json"
 
 
 def _version(dist: str) -> str:
@@ -94,29 +149,71 @@ def save_model(
     archive: Archive,
     *,
     key: bytes | str | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write parameter ``values`` and ``archive`` under ``path`` (the module docstring's layout).
+    """Write parameter ``values`` and ``archive`` as a new version of the model at ``path``.
+
+    The version is complete on disk before ``CURRENT`` is switched to it, so a failure or a
+    kill at any point leaves the previous model loadable (the module docstring's protocol).
 
     Parameters
     ----------
     path : str or Path
-        The model directory (created if needed).
+        The model directory (created if needed; a flat-layout model there is kept as the
+        previous version).
     values : mapping
         Every parameter, as the constructor takes it.
     archive : Archive
         The fitted archive.
     key : bytes or str, optional
         A secret: also write ``manifest.sig`` (HMAC-SHA256 of the manifest).
+    metadata : mapping, optional
+        A JSON object recorded in the manifest under ``"metadata"`` (e.g. the update that
+        produced this version: ``relatedness update`` keeps its journal there).
 
     Returns
     -------
     Path
+        ``path``.
+
+    Raises
+    ------
+    InvalidArticleError
+        A text of the archive cannot be stored as UTF-8 (a lone surrogate); the message names
+        the article and the field. Nothing is written.
     """
     directory = Path(path)
+    arrays, documents = _contents(archive)
+    encoded = {name: _encode(name, document, archive) for name, document in documents.items()}
     directory.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temp(directory)
+    with _save_lock(directory):
+        previous = _pointer(directory)
+        sweep_stale_temp(directory, directories=True)
+        now = dt.datetime.now(dt.timezone.utc)
+        name = f"{VERSION_PREFIX}{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+        with atomic_directory(directory / name) as staging:
+            files: dict[str, dict[str, Any]] = {}
+            for file_name, array in arrays.items():
+                write_new(staging / file_name, _npy_writer(array))
+                files[file_name] = _entry(staging / file_name)
+            for file_name, data in encoded.items():
+                write_new(staging / file_name, data)
+                files[file_name] = _entry(staging / file_name)
+            body = _manifest_bytes(values, archive, files, now, metadata)
+            if key is not None:
+                digest = hmac.new(_key_bytes(key), body, hashlib.sha256).hexdigest()
+                write_new(staging / SIGNATURE, digest.encode())
+            write_new(staging / MANIFEST, body)  # last: a version without it is not a model
+        with atomic_write(directory / CURRENT, "w", encoding="utf-8") as handle:
+            handle.write(name + "\n")  # the commit: readers switch to the new version here
+        _collect_garbage(directory, keep={name, previous})
+    return directory
+
+
+def _contents(archive: Archive) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and JSON documents of one version, by file name."""
     matrix = archive.matrix
-    vec_params, terms, idf, lines = archive.vectorizer.to_state()
+    _, terms, idf, lines = archive.vectorizer.to_state()
     row_of = {article_id: row for row, article_id in enumerate(archive.ids)}
     arrays: dict[str, np.ndarray] = {
         "matrix.data.npy": np.asarray(matrix.data, dtype=np.float32),
@@ -140,22 +237,74 @@ def save_model(
         },
         "boilerplate.json": lines,
     }
-    files: dict[str, dict[str, Any]] = {}
-    for name, array in arrays.items():
-        with atomic_write(directory / name) as handle:
-            np.save(handle, array, allow_pickle=False)
-        files[name] = {
-            "sha256": sha256_file(directory / name),
-            "bytes": (directory / name).stat().st_size,
+    growth = archive.growth
+    if growth is not None and not growth.empty:
+        fields, data, indices, indptr = growth.to_arrays()
+        arrays.update(
+            {"added.data.npy": data, "added.indices.npy": indices, "added.indptr.npy": indptr}
+        )
+        documents[GROWTH_JSON] = {
+            "fields": fields,
+            "terms": growth.terms,
+            "n_fitted_terms": growth.n_fitted_terms,
         }
-    for name, document in documents.items():
-        with atomic_write(directory / name, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, ensure_ascii=False, separators=(",", ":"))
-        files[name] = {
-            "sha256": sha256_file(directory / name),
-            "bytes": (directory / name).stat().st_size,
-        }
+    return arrays, documents
 
+
+def _npy_writer(array: np.ndarray) -> Any:
+    return lambda handle: np.save(handle, array, allow_pickle=False)
+
+
+def _entry(path: Path) -> dict[str, Any]:
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def _encode(name: str, document: Any, archive: Archive) -> bytes:
+    """``document`` as compact UTF-8 JSON, or a library error naming what cannot be stored."""
+    try:
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else ""
+        where = _unencodable(archive) or f"a string of {name}"
+        msg = (
+            f"cannot save the model: {where} holds a lone surrogate ({bad!r}), which UTF-8 "
+            "cannot store; fix the text (e.g. s.encode('utf-8', 'replace').decode()) and fit "
+            "again. Nothing was written."
+        )
+        raise InvalidArticleError(msg) from None
+
+
+def _unencodable(archive: Archive) -> str | None:
+    """The first article field (``"article 'x', field 'title'"``) that is not valid UTF-8."""
+
+    def bad(text: Any) -> bool:
+        try:
+            str(text).encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    fields = ("titles", "sections", "urls", "snippets")
+    for row, article_id in enumerate(archive.ids):
+        if bad(article_id):
+            return f"article {article_id!r}, field 'id',"
+        for plural in fields:
+            if bad(getattr(archive, plural)[row]):
+                return f"article {article_id!r}, field {plural[:-1]!r},"
+        if any(bad(tag) for tag in archive.tags[row]):
+            return f"article {article_id!r}, field 'tags',"
+    return None
+
+
+def _manifest_bytes(
+    values: Mapping[str, Any],
+    archive: Archive,
+    files: dict[str, dict[str, Any]],
+    now: dt.datetime,
+    metadata: Mapping[str, Any] | None,
+) -> bytes:
+    vec_params, terms, _, lines = archive.vectorizer.to_state()
+    matrix = archive.matrix
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -167,7 +316,7 @@ def save_model(
             "scikit-learn": _version("scikit-learn"),
             "nltk": _version("nltk"),
         },
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": now.isoformat(timespec="seconds"),
         "params": params.to_manifest(values),
         "vectorizer": {
             "effective_fields": archive.vectorizer.field_weights(),
@@ -188,16 +337,55 @@ def save_model(
         "id_type": archive.id_type,
         "files": files,
     }
-    body = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
-    signature = directory / SIGNATURE
-    if key is not None:
-        with atomic_write(signature) as handle:
-            handle.write(hmac.new(_key_bytes(key), body, hashlib.sha256).hexdigest().encode())
-    elif signature.exists():
-        signature.unlink()  # a stale signature would refuse a model it no longer describes
-    with atomic_write(directory / MANIFEST) as handle:  # last: it commits the model
-        handle.write(body)
-    return directory
+    if metadata is not None:
+        manifest["metadata"] = dict(metadata)
+    return json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
+
+
+@contextlib.contextmanager
+def _save_lock(directory: Path) -> Iterator[None]:
+    """One save at a time per model directory (an advisory ``flock``; saves wait in turn).
+
+    Held while a save sweeps staging directories, so it never removes another save's.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory lock
+        yield
+        return
+    with open(directory / LOCK, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+def _pointer(directory: Path) -> str:
+    """The version ``CURRENT`` names, or ``""`` (the flat layout, or nothing saved yet)."""
+    try:
+        name = (directory / CURRENT).read_bytes()[:MAX_POINTER_BYTES].decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return name if _VERSION_NAME.match(name) else ""
+
+
+#: Files of one version (the flat layout holds them at the top of the model directory).
+_VERSION_FILES = (MANIFEST, SIGNATURE, *ARRAYS, *JSON_FILES, *GROWTH_ARRAYS, GROWTH_JSON)
+
+
+def _collect_garbage(directory: Path, keep: set[str]) -> None:
+    """Remove the versions not in ``keep`` (``""`` is the flat layout's files).
+
+    Other files in the model directory (a rejects file, a user's notes) are left alone.
+    """
+    for entry in directory.iterdir():
+        if entry.name not in keep and _VERSION_NAME.match(entry.name) and entry.is_dir():
+            with contextlib.suppress(OSError):
+                (entry / MANIFEST).unlink()  # first: a half-removed version is not a model
+            shutil.rmtree(entry, ignore_errors=True)
+    if "" not in keep and (directory / MANIFEST).is_file():
+        for name in _VERSION_FILES:  # the manifest first, for the same reason
+            with contextlib.suppress(OSError):
+                (directory / name).unlink()
+    fsync_dir(directory)
 
 
 # ----------------------------------------------------------------------------------- load
@@ -205,6 +393,60 @@ def save_model(
 
 def _fail(directory: Path, name: str, check: str) -> ModelFormatError:
     return ModelFormatError(f"{directory / name}: {check}")
+
+
+def current_version(path: str | Path) -> Path:
+    """The directory that holds the files of the model at ``path``.
+
+    The version ``CURRENT`` names, or ``path`` itself for the flat layout (a model saved
+    before versions existed, or a version directory given directly). A version directory
+    never changes once published, so everything read from it belongs to one model.
+
+    Raises
+    ------
+    ModelFormatError
+        ``path`` is not a directory, or ``CURRENT`` does not name a version directory.
+    """
+    directory = Path(path)
+    if not directory.is_dir():
+        raise _fail(directory, "", "not a directory; pass the folder written by save()")
+    pointer = directory / CURRENT
+    if not pointer.exists():
+        return directory
+    try:
+        raw = pointer.read_bytes()[: MAX_POINTER_BYTES + 1]
+    except OSError as exc:
+        raise _fail(directory, CURRENT, f"not readable ({exc})") from None
+    name = raw.decode("utf-8", "replace").strip()
+    if len(raw) > MAX_POINTER_BYTES or not _VERSION_NAME.match(name):
+        raise _fail(directory, CURRENT, f"pointer check failed: {name[:80]!r} is not a version")
+    version = directory / name
+    if not version.is_dir():
+        raise _fail(directory, CURRENT, f"pointer check failed: version {name} is missing")
+    return version
+
+
+def manifest_sha256(path: str | Path) -> str:
+    """SHA-256 of the current version's ``manifest.json``: the id of the model at ``path``.
+
+    Two saves of the same model differ (the manifest holds its ``created_at``); one
+    published version keeps its id for ever.
+    """
+    return sha256_file(current_version(path) / MANIFEST)
+
+
+def read_manifest(path: str | Path, *, key: bytes | str | None = None) -> dict[str, Any]:
+    """The checked manifest of the model at ``path`` (its ``metadata`` included).
+
+    Reads only ``CURRENT`` and the manifest (and the signature with ``key``): cheap, for
+    tools that want the counts, parameters or metadata without loading the model.
+
+    Raises
+    ------
+    ModelFormatError
+        As :func:`load_model` for the manifest.
+    """
+    return _read_manifest(current_version(path), key)
 
 
 def _read_manifest(directory: Path, key: bytes | str | None) -> dict[str, Any]:
@@ -286,7 +528,7 @@ def _load_array(directory: Path, name: str, manifest: Mapping[str, Any], mmap: b
         raise _fail(directory, name, f"not a readable .npy file ({exc})") from None
     if not isinstance(array, np.ndarray):
         raise _fail(directory, name, "array check failed: not a single .npy array")
-    kind, ndim = ARRAYS[name]
+    kind, ndim = {**ARRAYS, **GROWTH_ARRAYS}[name]
     if array.dtype.kind != kind or array.ndim != ndim:
         raise _fail(directory, name, f"dtype check failed: {array.dtype}, {array.ndim}-d")
     return array
@@ -395,6 +637,7 @@ def load_model(
     Parameters
     ----------
     path : str or Path
+        A model directory (its ``CURRENT`` version is read), or a flat-layout one.
     key : bytes or str, optional
         When given, the manifest's HMAC signature must verify.
     mmap : bool, default False
@@ -413,7 +656,7 @@ def load_model(
         A file is missing, truncated, corrupted, of another format version, or holds an
         object (pickle) array; the message names the file and the failed check.
     """
-    directory = Path(path)
+    directory = current_version(path)
     manifest = _read_manifest(directory, key)
     parts: dict[str, Any] = {
         "data": _load_array(directory, "matrix.data.npy", manifest, mmap),
@@ -465,5 +708,60 @@ def load_model(
         tags=articles["tags"],
         removed=articles["removed"],
         languages=articles.get("languages"),
+        growth=_load_growth(directory, manifest, vectorizer, n, mmap),
     )
     return values, archive
+
+
+def _load_growth(
+    directory: Path,
+    manifest: Mapping[str, Any],
+    vectorizer: FieldTfidfVectorizer,
+    n_articles: int,
+    mmap: bool,
+) -> Growth | None:
+    """The counts of the added articles, checked; None for a model without them."""
+    if GROWTH_JSON not in manifest["files"]:
+        return None
+    document = _load_json(directory, GROWTH_JSON, manifest)
+    arrays = {name: _load_array(directory, name, manifest, mmap) for name in GROWTH_ARRAYS}
+    data, indices, indptr = (arrays[f"added.{part}.npy"] for part in ("data", "indices", "indptr"))
+    fields = list(vectorizer.field_weights())
+    terms = document.get("terms") if isinstance(document, dict) else None
+    n_fitted = document.get("n_fitted_terms") if isinstance(document, dict) else None
+    n_terms = len(vectorizer.vocabulary_)
+    problems = [
+        (
+            isinstance(document, dict) and document.get("fields") == fields,
+            "fields are not the model's",
+        ),
+        (
+            isinstance(terms, list)
+            and all(isinstance(t, str) for t in terms)
+            and len(set(terms)) == len(terms),
+            "terms are not a list of distinct strings",
+        ),
+        (
+            type(n_fitted) is int and 0 <= n_fitted <= n_terms,
+            "n_fitted_terms is not a count within the vocabulary",
+        ),
+        (
+            1 <= len(indptr) <= n_articles + 1
+            and indptr[0] == 0
+            and bool(np.all(np.diff(indptr) >= 0))
+            and len(data) == len(indices) == indptr[-1],
+            "row starts do not match the counts",
+        ),
+        (
+            len(indices) == 0
+            or (indices.min() >= 0 and indices.max() < len(terms or ()) * len(fields)),
+            "column out of range",
+        ),
+        (bool(np.all(np.asarray(data) > 0)), "counts must be positive"),
+    ]
+    for ok, problem in problems:
+        if not ok:
+            raise _fail(directory, GROWTH_JSON, f"growth check failed: {problem}")
+    assert isinstance(terms, list)  # checked above
+    assert isinstance(n_fitted, int)
+    return Growth.from_arrays(fields, terms, n_fitted, data, indices, indptr)
