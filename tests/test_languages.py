@@ -106,7 +106,10 @@ def test_unsegmented_languages_are_cut_into_character_ngrams():
     ("text", "language"),
     [
         ("The central bank held its interest rates and the markets rose again.", "english"),
-        ("O banco central manteve as taxas de juros e os mercados subiram.", "portuguese"),
+        (
+            "O banco central não mudou as taxas de juros, e os mercados subiram com força.",
+            "portuguese",
+        ),
         ("La banque centrale a maintenu ses taux et les marchés ont progressé.", "french"),
         ("Die Zentralbank hat die Zinsen nicht verändert und die Börse stieg.", "german"),
         ("El banco central mantuvo las tasas y los mercados subieron de nuevo.", "spanish"),
@@ -124,6 +127,18 @@ def test_unsegmented_languages_are_cut_into_character_ngrams():
 )
 def test_detect_language_by_script_and_stop_words(text, language):
     assert detect_language(text) == language
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "O banco central manteve as taxas.",  # o/as/de are shared by several languages
+        "a la de",
+        "Rates rose",  # no stop word at all
+    ],
+)
+def test_detect_language_returns_the_default_when_text_is_too_short_to_tell(text):
+    assert detect_language(text, default="german") == "german"
 
 
 def test_describe_lists_most_first():
@@ -156,11 +171,15 @@ def _mixed_corpus() -> list[dict]:
         ("The football team won the cup final", "sport"),
         ("Football fans celebrate the cup final win", "sport"),
     ]
+    # Long enough to tell: each carries stop words only Portuguese has (não, com, uma, foi).
     portuguese = [
-        ("O banco central aumentou os juros novamente", "bancos"),
-        ("Os bancos emprestam menos depois da alta dos juros", "bancos"),
-        ("O time de futebol venceu a final da copa", "futebol"),
-        ("Torcedores comemoram a vitória na final da copa", "futebol"),
+        ("O banco central aumentou os juros novamente e não foi uma surpresa", "bancos"),
+        ("Os bancos emprestam menos com a alta dos juros, que não foi uma surpresa", "bancos"),
+        ("O time de futebol venceu a final da copa com uma vitória que não foi fácil", "futebol"),
+        (
+            "Torcedores comemoram a vitória na final da copa com uma festa que não foi pequena",
+            "futebol",
+        ),
     ]
     rows = []
     for i, (text, topic) in enumerate(english + portuguese):
@@ -182,12 +201,30 @@ def test_auto_analyses_each_article_in_its_own_language(tmp_path):
     assert loaded.vectorizer_.languages_ == model.vectorizer_.languages_
     assert loaded.related_many(loaded.ids_) == model.related_many(model.ids_)
     # An unseen Portuguese article is analysed in Portuguese.
-    found = loaded.related_to({"title": "Juros dos bancos", "body": "os bancos e os juros"})
+    found = loaded.related_to(
+        {"title": "Juros dos bancos", "body": "os bancos e os juros, que não foi uma surpresa"}
+    )
     assert found and found[0].id.startswith("bancos")
     explained = loaded.related(rows[4]["id"], explain=True)[0].explanation
     assert (
         explained is not None
         and abs(sum(t.contribution for t in explained.terms) - explained.score) < 1e-6
+    )
+
+
+def test_auto_gives_articles_too_short_to_tell_the_archives_main_language():
+    # Regression: headline-only rows were read as Romanian or French from one shared stop word.
+    rows = _mixed_corpus()[4:] + [
+        {"id": "bancos-short", "title": "Juros a 13%", "body": "Juros de 13% ao ano"},
+        {"id": "futebol-short", "title": "A copa", "body": ""},
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RelatedArticles(k=2, min_df=1, language="auto", feedback=0).fit(rows)
+    assert model.vectorizer_.languages_ == {"portuguese": 6}
+    # At query time, too, a short unseen article is read in the main language.
+    assert model.vectorizer_.clean_document({"title": "A copa", "body": ""})["language"] == (
+        "portuguese"
     )
 
 

@@ -1,9 +1,12 @@
 """Which language an article is written in, cheaply, for ``language="auto"``.
 
 The script decides first: kana means Japanese, Hangul Korean, other Han characters Chinese,
-Arabic letters Arabic, Cyrillic Russian. Latin-script text is scored by how many of its first
-words are stop words of each Snowball language (the language with the largest share wins;
-with too few hits, English). A few thousand characters of an article are read, so detection
+Arabic letters Arabic, Cyrillic Russian. Latin-script text is scored by the stop words of each
+Snowball language among its first words, each hit weighing one over the number of languages
+that share the word ("a" tells little, "the" or "não" much); the best language must score
+clearly (``MIN_SCORE``) and well ahead of the second (``MARGIN``), else the text is too short
+to tell and the caller's default is returned (under ``language="auto"``, the archive's main
+language). A few thousand characters of an article are read, so detection
 costs a small fraction of its analysis.
 """
 
@@ -27,8 +30,10 @@ LATIN = (
 SAMPLE_CHARS = 3000
 #: Words of the sample scored against the stop word lists.
 SAMPLE_WORDS = 300
-#: Fewest stop word hits for a Latin-script language to be chosen over the default.
-MIN_HITS = 3
+#: Smallest weighted stop word score for a Latin-script language to be chosen.
+MIN_SCORE = 2.0
+#: How many times the second language's score the best one's must be.
+MARGIN = 2.0
 
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff]")
 _HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
@@ -39,8 +44,13 @@ _LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
 
 
 @cache
-def _stop_sets() -> tuple[tuple[str, frozenset[str]], ...]:
-    return tuple((language, stop_words_for(language)) for language in LATIN)
+def _stop_weights() -> dict[str, list[tuple[int, float]]]:
+    """Stop word -> [(language index, weight)], a word shared by m languages weighing 1/m."""
+    owners: dict[str, list[int]] = {}
+    for index, language in enumerate(LATIN):
+        for word in stop_words_for(language):
+            owners.setdefault(word, []).append(index)
+    return {w: [(i, 1.0 / len(found)) for i in found] for w, found in owners.items()}
 
 
 def detect_language(text: str, default: str = "english") -> str:
@@ -79,13 +89,16 @@ def detect_language(text: str, default: str = "english") -> str:
         return "arabic"
     if scripts.get("cyrillic", 0) == top:
         return "russian"
-    words = raw_tokens(sample)[:SAMPLE_WORDS]
-    best, best_hits = default, MIN_HITS - 1
-    for language, stop in _stop_sets():
-        hits = sum(1 for word in words if word in stop)
-        if hits > best_hits:
-            best, best_hits = language, hits
-    return best
+    weights = _stop_weights()
+    scores = [0.0] * len(LATIN)
+    for word in raw_tokens(sample)[:SAMPLE_WORDS]:
+        for index, weight in weights.get(word, ()):
+            scores[index] += weight
+    order = sorted(range(len(LATIN)), key=lambda i: (-scores[i], i))
+    best, second = scores[order[0]], scores[order[1]]
+    if best < MIN_SCORE or best < MARGIN * second:
+        return default
+    return LATIN[order[0]]
 
 
 def describe(counts: Iterable[tuple[str, int]]) -> str:

@@ -239,6 +239,14 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         """Whether :meth:`count` takes the fast path (words, or words and word pairs)."""
         return self.ngram_range[1] <= 1 or tuple(self.ngram_range) == (1, 2)
 
+    def _main_language(self) -> str:
+        """Under ``language="auto"``: the language most fitted articles are in ("" while
+        fitting: decided once every article has been read)."""
+        found = self.__dict__.get("languages_")
+        if found is None or "_fit_engine" in self.__dict__:
+            return ""
+        return max(found, key=lambda name: (found[name], name)) if found else "english"
+
     def engine(self) -> str:
         """The stemmer implementation: the one the fit used, else the one a fit would use.
 
@@ -305,8 +313,11 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             "tags": "\n".join(_text.clean_title(t) for t in tags),
         }
         if self.language == "auto":
-            # One language per article (not per field), read from its own text.
-            cleaned["language"] = detect_language(cleaned["title"] + "\n" + clean_body)
+            # One language per article (not per field), read from its own text; an article
+            # too short to tell (a headline) takes the archive's main language.
+            cleaned["language"] = detect_language(
+                cleaned["title"] + "\n" + clean_body, default=self._main_language()
+            )
         return cleaned
 
     # ---------------------------------------------------------------- counting
@@ -712,6 +723,8 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self.__dict__["_fit_engine"] = available_engine()
         try:
             cleaned = self._clean_all(docs, worker)
+            if self.language == "auto":
+                _settle_languages(cleaned)
             if self.boilerplate_min_share is None:
                 lines: frozenset[str] = frozenset()
             else:
@@ -887,6 +900,15 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         vec.effective_max_df_ = effective_max
         vec.n_documents_ = n_documents
         return vec
+
+
+def _settle_languages(cleaned: Sequence[dict[str, str]]) -> None:
+    """Give the articles too short to tell (language ``""``) the archive's main language."""
+    sure = Counter(c["language"] for c in cleaned if c["language"])
+    main = max(sure, key=lambda name: (sure[name], name)) if sure else "english"
+    for c in cleaned:
+        if not c["language"]:
+            c["language"] = main
 
 
 def _language_of(doc: Mapping[str, str]) -> str:
