@@ -196,7 +196,41 @@ def test_feedback_explain_adds_up_to_the_listed_score(rng):
         for r in model.related(article_id):
             why = model.explain(article_id, r.id)
             assert why.score == pytest.approx(r.score, rel=1e-9)
-            assert sum(t.contribution for t in why.terms) == pytest.approx(r.score, rel=1e-5)
+            total = sum(t.contribution for t in why.terms) + why.feedback + why.tags
+            assert total == pytest.approx(r.score, rel=1e-5, abs=1e-7)
+            assert why.feedback >= -1e-7
+
+
+def _terms_of(model: RelatedArticles, article_id) -> set[str]:
+    names = model.vectorizer_.get_feature_names_out()
+    row = model.index_.matrix[model.ids_.index(article_id)]
+    return {str(names[c]) for c in row.indices}
+
+
+def test_feedback_explanation_names_only_terms_both_articles_contain(rng):
+    """Regression: with feedback on, explanations listed terms of the query's neighbours that
+    the article itself does not contain; they now go into ``feedback``, stated apart."""
+    rows = random_corpus(rng, 60)
+    model = fit(rows, k=5, section_policy="any", feedback=3)
+    borrowed = 0.0
+    for article_id in model.ids_[:20]:
+        mine = _terms_of(model, article_id)
+        for r in model.related(article_id, explain=True):
+            why = r.explanation
+            assert why is not None and why == model.explain(article_id, r.id)
+            assert {t.term for t in why.terms} <= mine & _terms_of(model, r.id)
+            total = sum(t.contribution for t in why.terms) + why.feedback + why.tags
+            assert total == pytest.approx(r.score, rel=1e-5, abs=1e-7)
+            borrowed += why.feedback
+    assert borrowed > 0  # the feedback did add to some scores: the split is not vacuous
+
+
+def test_explanation_without_feedback_has_no_feedback_share(rng):
+    model = fit(random_corpus(rng, 40), k=5, section_policy="any", feedback=0)
+    for article_id in model.ids_[:10]:
+        for r in model.related(article_id, explain=True):
+            assert r.explanation is not None and r.explanation.feedback == 0.0
+            assert r.explanation.to_dict()["feedback"] == 0.0
 
 
 def test_feedback_related_to_own_text_equals_related(rng):

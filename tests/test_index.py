@@ -379,7 +379,7 @@ def test_rocchio_equals_the_scipy_expression_bit_for_bit(seed, n, n_terms, densi
     queries = x[rng.integers(0, n, m)]
     counts = rng.integers(0, 5, m)
     rows = x[rng.integers(0, n, int(counts.sum()))]
-    got = rocchio(queries, rows, counts, weight)
+    got, _ = rocchio(queries, rows, counts, weight)
     want = _rocchio_by_scipy(queries, rows, counts, weight)
     assert got.shape == want.shape and got.dtype == want.dtype == np.float32
     assert np.array_equal(got.indptr, want.indptr)
@@ -389,6 +389,9 @@ def test_rocchio_equals_the_scipy_expression_bit_for_bit(seed, n, n_terms, densi
 
 def test_rocchio_is_the_normalised_dense_sum():
     x = sp.csr_matrix(np.array([[3.0, 0, 4.0, 0], [0, 1.0, 0, 0], [1.0, 1.0, 0, 0]], np.float32))
-    got = rocchio(x[[0]], x[[1, 2]], np.array([2]), 1.0).toarray()[0]
+    expanded, factor = rocchio(x[[0]], x[[1, 2]], np.array([2]), 1.0)
+    got = expanded.toarray()[0]
     want = np.array([3.0, 0, 4.0, 0]) + (np.array([0, 1.0, 0, 0]) + np.array([1.0, 1.0, 0, 0])) / 2
     np.testing.assert_allclose(got, want / np.linalg.norm(want), rtol=1e-6)
+    # The article's own vector enters the expanded one scaled by the returned factor.
+    np.testing.assert_allclose(factor, [1 / np.linalg.norm(want)])

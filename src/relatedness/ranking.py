@@ -353,8 +353,9 @@ class Ranker:
         allowed: np.ndarray,
         exclude_rows: list[np.ndarray],
         own_rows: bool = False,
-    ) -> tuple[sp.csr_matrix, list[np.ndarray]]:
-        """Rocchio feedback: ``q + w * mean(first neighbours)``, L2-normalised, and the copies.
+    ) -> tuple[sp.csr_matrix, list[np.ndarray], np.ndarray]:
+        """Rocchio feedback: ``q + w * mean(first neighbours)``, L2-normalised, the copies,
+        and the factor by which each query's own vector enters its expanded one.
 
         The sum is taken in float64 over the neighbours in rank order (the same bits for a
         query whatever batch it is in) and stored like the index rows, in float32.
@@ -379,10 +380,10 @@ class Ranker:
             )
         counts = np.array([len(n) for n in neighbours], dtype=np.int64)
         picked = np.concatenate([*neighbours, np.empty(0, dtype=np.int64)])
-        expanded = rocchio(
+        expanded, own_factor = rocchio(
             raw, take_rows(self.index.matrix, picked), counts, float(policy.feedback_weight)
         )
-        return expanded, copies
+        return expanded, copies, own_factor
 
     # ------------------------------------------------------------------ lists
 
@@ -411,7 +412,8 @@ class Ranker:
         ``own_rows``: the queries are the index rows ``self_rows`` themselves (lets a
         whole-set batch score each pair once).
         """
-        found, queries = self.choose_lists(
+        raw = queries
+        found, queries, own_factor = self.choose_lists(
             queries, self_rows, codes, sections, times, tags, k, policy,
             policy_name=policy_name, extra_exclude=extra_exclude, editorial=editorial,
             own_rows=own_rows,
@@ -426,8 +428,15 @@ class Ranker:
                     replace(
                         r,
                         explanation=self.explain_rows(
-                            queries[i], times[i], sections[i], query_tags, self.row_of[r.id], policy
-                        ),
+                            queries[i],
+                            times[i],
+                            sections[i],
+                            query_tags,
+                            self.row_of[r.id],
+                            policy,
+                            own=None if own_factor is None else raw[i],
+                            own_factor=1.0 if own_factor is None else float(own_factor[i]),
+                        ),  # fmt: skip
                     )
                     for r in results
                 ]
@@ -449,11 +458,13 @@ class Ranker:
         extra_exclude: Sequence[int] = (),
         editorial: bool = True,
         own_rows: bool = False,
-    ) -> tuple[list[tuple[list[int], list[float], int]], sp.csr_matrix]:
+    ) -> tuple[list[tuple[list[int], list[float], int]], sp.csr_matrix, np.ndarray | None]:
         """The rows of every list, before they become records (see :meth:`lists`).
 
         Returns per query ``(rows, scores, n_pinned)``: at most ``k`` index rows, pinned ones
-        first, and the query vectors the scores refer to (expanded when feedback is on).
+        first; the query vectors the scores refer to (expanded when feedback is on); and,
+        with feedback, the factor by which each query's own vector enters its expanded one
+        (``None`` without feedback).
         """
         name = policy.section_policy if policy_name is None else policy_name
         m = queries.shape[0]
@@ -467,8 +478,9 @@ class Ranker:
             else [False] * m
         )
         raw = queries
+        own_factor = None
         if policy.feedback:
-            queries, copies = self.expand(
+            queries, copies, own_factor = self.expand(
                 raw, self_rows, codes, sections, times, policy, name, allowed, exclude_rows,
                 own_rows,
             )  # fmt: skip
@@ -507,7 +519,7 @@ class Ranker:
                 for r in pins
             ]
             out.append(((pins + rows)[:k], (pin_scores + scores)[:k], min(len(pins), k)))
-        return out, queries
+        return out, queries, own_factor
 
     def kneighbors(
         self, rows: np.ndarray, k: int, policy: Policy, batch: int = 1024
@@ -521,7 +533,7 @@ class Ranker:
         for start in range(0, len(rows), batch):
             part = rows[start : start + batch]
             sections, times, tags = self.query_arrays(part, policy)
-            found, _ = self.choose_lists(
+            found, _, _ = self.choose_lists(
                 take_rows(self.index.matrix, part), part, self.index.section_codes[part],
                 sections, times, tags, k, policy, own_rows=True,
             )  # fmt: skip
@@ -804,15 +816,19 @@ class Ranker:
         """Why index row ``other`` relates to index row ``row`` (see the façade's explain)."""
         rows = np.array([row])
         sections, times, tags = self.query_arrays(rows, policy)
-        query = self.index.matrix[rows]
-        if policy.feedback:
-            # The vector related() ranks with, so the score here is the score shown there.
-            _, exclude_rows = self.held_and_excluded(rows, self.visible, policy.k, True)
-            query, _ = self.expand(
-                query, rows, self.index.section_codes[rows], sections, times, policy,
-                policy.section_policy, self.visible, exclude_rows,
-            )  # fmt: skip
-        return self.explain_rows(query, times[0], sections[0], tags, other, policy)
+        raw = query = self.index.matrix[rows]
+        if not policy.feedback:
+            return self.explain_rows(query, times[0], sections[0], tags, other, policy)
+        # The vector related() ranks with, so the score here is the score shown there.
+        _, exclude_rows = self.held_and_excluded(rows, self.visible, policy.k, True)
+        query, _, own_factor = self.expand(
+            query, rows, self.index.section_codes[rows], sections, times, policy,
+            policy.section_policy, self.visible, exclude_rows,
+        )  # fmt: skip
+        return self.explain_rows(
+            query, times[0], sections[0], tags, other, policy, own=raw,
+            own_factor=float(own_factor[0]),
+        )  # fmt: skip
 
     def explain_rows(
         self,
@@ -824,14 +840,25 @@ class Ranker:
         policy: Policy,
         *,
         terms: bool = True,
+        own: sp.csr_matrix | None = None,
+        own_factor: float = 1.0,
     ) -> Explanation:
-        """Explanation of one (query row vector, index row) pair."""
+        """Explanation of one (query row vector, index row) pair.
+
+        With feedback, ``query`` is the expanded vector and ``own`` the article's own
+        (``own * own_factor`` is its part of ``query``): the terms are then those of
+        ``own`` that the index row shares, and the rest of the score is the feedback's.
+        """
         q = sp.csr_matrix(query[0], dtype=np.float64) if query.shape[0] else sp.csr_matrix(query)
         x = sp.csr_matrix(self.index.matrix[row], dtype=np.float64)
         # Same summation order as the engine (the query's term order): the same bits.
         common, q_pos, x_pos = np.intersect1d(q.indices, x.indices, return_indices=True)
         products = q.data[q_pos] * x.data[x_pos]
         cosine = float(sum(products.tolist()))
+        if own is not None and own.shape[0]:
+            mine = sp.csr_matrix(own[0], dtype=np.float64)
+            common, q_pos, x_pos = np.intersect1d(mine.indices, x.indices, return_indices=True)
+            products = own_factor * mine.data[q_pos] * x.data[x_pos]
         decay = 1.0
         if policy.uses_time and not np.isnan(time) and not np.isnan(self.index.times[row]):
             _, lives = time_rules(
@@ -865,7 +892,11 @@ class Ranker:
                             TermContribution(names[col], field_name, value * part / whole)
                         )
             contributions.sort(key=lambda t: (-t.contribution, t.term, t.field))
-        return Explanation(score, cosine, decay, tag_bonus, tuple(contributions))
+        # Without feedback the terms make the whole cosine (the remainder is rounding).
+        feedback = 0.0
+        if own is not None:
+            feedback = (cosine - float(sum(products.tolist()))) * decay
+        return Explanation(score, cosine, decay, tag_bonus, tuple(contributions), feedback)
 
     def _field_parts(self, row: int) -> dict[str, dict[int, float]]:
         """Normalised per-field values of an index row, from its stored title and tags.

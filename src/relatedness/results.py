@@ -26,7 +26,10 @@ class TermContribution:
 class Explanation:
     """Why an article is related: contributions that add up to its score.
 
-    ``score == sum(t.contribution for t in terms) + tags`` (up to float rounding). Term
+    ``score == sum(t.contribution for t in terms) + feedback + tags`` (up to float
+    rounding). ``terms`` are only terms that both articles contain; with relevance feedback
+    on, the part of the score that the query's neighbours added (their terms, and their
+    share of the shared terms' weight) is ``feedback``, stated separately. Term
     contributions already include the recency ``decay`` factor; ``cosine`` is the plain
     similarity before decay and the tag bonus.
     """
@@ -36,6 +39,7 @@ class Explanation:
     decay: float
     tags: float
     terms: tuple[TermContribution, ...]
+    feedback: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -44,6 +48,7 @@ class Explanation:
             "cosine": self.cosine,
             "decay": self.decay,
             "tags": self.tags,
+            "feedback": self.feedback,
             "terms": [
                 {"term": t.term, "field": t.field, "contribution": t.contribution}
                 for t in self.terms

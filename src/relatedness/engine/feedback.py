@@ -14,7 +14,7 @@ __all__ = ["rocchio"]
 
 def rocchio(
     raw: sp.csr_matrix, neighbours: sp.csr_matrix, counts: np.ndarray, weight: float
-) -> sp.csr_matrix:
+) -> tuple[sp.csr_matrix, np.ndarray]:
     """``raw[i] + weight * mean(its neighbours)`` per row, L2-normalised, as float32 rows.
 
     ``neighbours`` holds every query's neighbour rows one after the other, in rank order;
@@ -27,6 +27,9 @@ def rocchio(
     ``raw + A @ neighbours`` followed by a row normalisation (tested bit for bit), without
     scipy's per-call costs or its vocabulary-sized scratch (milliseconds per query on a
     large vocabulary).
+
+    Also returns the factor ``1 / norm`` per row: the query's own vector enters the
+    expanded one as ``raw * factor`` (what explanations attribute to the article itself).
     """
     m, n_cols = raw.shape
     raw = raw if raw.has_canonical_format else sp.csr_matrix(raw, copy=True)
@@ -78,4 +81,4 @@ def rocchio(
         shape=(m, n_cols),
     )
     out.eliminate_zeros()
-    return out
+    return out, inverse
