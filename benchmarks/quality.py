@@ -10,7 +10,8 @@ Systems:
 - ``defaults``: ``RelatedArticles`` with the shipped defaults (``section_policy="any"`` and
   ``duplicate_threshold=None``, as ``../shared/tools/realcheck`` runs it: the label proxy counts
   a copy as a hit), ``language="auto"`` when the library has it, else the corpus language;
-- ``preset-2026.11``: the defaults before this round (word pairs, ``idf ** 0.25``, feedback 3);
+- ``preset-2026.11``: the 0.1 release's ranking (``RelatedArticles.from_preset("2026.11")``:
+  word pairs, ``idf ** 0.25``, feedback 3, nltk's stemmer, the old tokenizer);
 - ``classic``: words only, classic idf, no feedback;
 - ``plain``: ``TfidfVectorizer(sublinear_tf=True, min_df=2, max_df=0.5)`` (English stop words
   for English, character bigrams for Japanese, Chinese, Korean) and exact cosine top-10;
@@ -147,6 +148,18 @@ def mlt(rows: list[dict]) -> tuple[Lists, float, float]:
     return lists, 0.0, time.perf_counter() - start
 
 
+def preset_values(name: str) -> dict[str, Any]:
+    """A release's ranking (``relatedness.params.PRESETS``), or the 0.1 values written out
+    when the installed library predates presets."""
+    try:
+        from relatedness.params import PRESETS
+    except ImportError:
+        fields = {"title": 0.5, "body": 1.0, "tags": 1.0}
+        return {"ngram_range": (1, 2), "idf_power": 0.25, "min_df": 3, "feedback": 3,
+                "feedback_weight": 1.5, "fields": fields}  # fmt: skip
+    return dict(PRESETS[name])
+
+
 def has_auto() -> bool:
     from relatedness.params import LANGUAGES as accepted
 
@@ -158,15 +171,8 @@ SYSTEMS: dict[str, Callable[[list[dict]], tuple[Lists, float, float]]] = {
         rows, language="auto" if has_auto() else language_of(rows)
     ),
     "preset-2026.11": lambda rows: model_lists(
-        rows,
-        language=language_of(rows),
-        ngram_range=(1, 2),
-        idf_power=0.25,
-        min_df=3,
-        feedback=3,
-        feedback_weight=1.5,
-        fields={"title": 0.5, "body": 1.0, "tags": 1.0},
-    ),  # fmt: skip
+        rows, **{**preset_values("2026.11"), "language": language_of(rows)}
+    ),
     "classic": lambda rows: model_lists(
         rows, language=language_of(rows), ngram_range=(1, 1), idf_power=1.0, feedback=0
     ),

@@ -676,22 +676,25 @@ def test_bbc_defaults_reach_precision_at_10_and_beat_the_newcomer_baseline():
 
 @pytest.mark.shared_data
 def test_bbc_shipped_defaults_reach_the_tuning_targets_in_the_api_and_the_cli(tmp_path):
-    """Issue 6: with no section hint, the defaults reach P@10 >= 0.94 and MAP@10 >= 0.91 on
-    BBC (chosen by benchmarks/tune.py's 5-fold grid); `relatedness evaluate` reports the
-    same numbers."""
+    """With no section hint, the 0.2 defaults (chosen across four corpora by the worst one)
+    keep BBC above the plain pipeline (0.923): P@10 >= 0.93, MAP@10 >= 0.905; the
+    ``2026.11`` preset keeps the BBC-tuned targets of issue 6 (P@10 >= 0.94, MAP@10 >=
+    0.91). `relatedness evaluate` reports the same numbers."""
     if not BBC.is_file():
         pytest.skip("bbc.jsonl not available (../shared/data is absent)")
     rows = read_jsonl(BBC)
+    labels = ev.labels_from(rows, "section")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = RelatedArticles(k=10, section_policy="any").fit(rows)
-    r = ev.evaluate_lists(ev.model_lists(model, k=10), ev.labels_from(rows, "section"), 10)
-    assert r["precision_at_k"] >= 0.94, r
-    assert r["map_at_k"] >= 0.91, r
-    folds = ev.cross_validate(
-        {"defaults": ev.model_lists(model, k=10)}, ev.labels_from(rows, "section"), k=10
-    )
-    assert min(folds["points"][0]["folds"]["precision_at_k"]) >= 0.92  # no lucky fold
+        pinned = RelatedArticles.from_preset("2026.11", k=10, section_policy="any").fit(rows)
+    before = ev.evaluate_lists(ev.model_lists(pinned, k=10), labels, 10)
+    assert before["precision_at_k"] >= 0.94 and before["map_at_k"] >= 0.91, before
+    r = ev.evaluate_lists(ev.model_lists(model, k=10), labels, 10)
+    assert r["precision_at_k"] >= 0.93, r
+    assert r["map_at_k"] >= 0.905, r
+    folds = ev.cross_validate({"defaults": ev.model_lists(model, k=10)}, labels, k=10)
+    assert min(folds["points"][0]["folds"]["precision_at_k"]) >= 0.91  # no lucky fold
 
     from relatedness.cli import main
 

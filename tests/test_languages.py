@@ -357,3 +357,33 @@ def test_without_pystemmer_a_fit_uses_nltk_and_says_so(monkeypatch):
         warnings.simplefilter("ignore")
         model = RelatedArticles(k=2, min_df=1).fit(_mixed_corpus()[:4])
     assert model.vectorizer_.stemmer_["engine"] == "nltk"
+
+
+def test_stemmer_nltk_is_used_even_when_pystemmer_is_installed():
+    """The two Snowball versions disagree on "international" (nltk "intern", Snowball 2.x
+    "internat"): asking for nltk must give nltk's stem."""
+    rows = [
+        {"id": "a", "title": "International talks", "body": "international trade talks"},
+        {"id": "b", "title": "Trade", "body": "international trade grows"},
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RelatedArticles(k=1, min_df=1, stemmer="nltk").fit(rows)
+    assert model.vectorizer_.stemmer_["engine"] == "nltk"
+    assert "intern" in model.vectorizer_.vocabulary_
+
+
+def test_stemmer_pystemmer_without_it_installed_is_a_clear_error(monkeypatch):
+    import relatedness.features.tfidf as tfidf_module
+    from relatedness import MissingDependencyError
+
+    monkeypatch.setattr(tfidf_module, "engine_version", lambda engine: "")
+    with pytest.raises(MissingDependencyError, match=r"stemmer='pystemmer' needs PyStemmer"):
+        RelatedArticles(k=1, min_df=1, stemmer="pystemmer").fit(_mixed_corpus()[:4])
+
+
+def test_an_unknown_stemmer_is_refused():
+    from relatedness.exceptions import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="stemmer"):
+        RelatedArticles(stemmer="porter").fit(_mixed_corpus()[:4])

@@ -119,8 +119,9 @@ def test_flags_have_distinct_options_and_name_table_rows():
 
 #: Every flag of every command, as released: the table may generate them, never rename them.
 CLI_FLAGS = {
-    "fit": ["articles", "--model", "--k", "--section-policy", "--language", "--title-weight",
-            "--min-df", "--ngram-max", "--idf-power", "--max-df", "--skip-invalid", "--rejects",
+    "fit": ["articles", "--model", "--preset", "--k", "--section-policy", "--language",
+            "--title-weight", "--min-df", "--ngram-max", "--idf-power", "--max-df",
+            "--skip-invalid", "--rejects",
             "--keep-last", "--max-age", "--half-life", "--no-newer", "--duplicate-threshold",
             "--diversity", "--max-per-section", "--exclude-id", "--exclude-section",
             "--tag-weight", "--feedback", "--feedback-weight", "--policy-file", "--fallback"],
@@ -161,8 +162,8 @@ def test_fit_flags_set_the_tables_parameters_and_only_when_typed():
 
     fit = _subparsers()["fit"]
     values, typed = _param_values(fit.parse_args(["a.jsonl"]))
-    # Untyped flags keep the library's defaults; the title weight is always written out.
-    assert values == {"fields": {"title": 0.5, "body": 1.0, "tags": 1.0}}
+    # Untyped flags keep the library's defaults (or a preset's).
+    assert values == {}
     assert typed == set()
     args = fit.parse_args(["a.jsonl", "--ngram-max", "1", "--no-newer", "--skip-invalid",
                            "--duplicate-threshold", "none", "--fallback", "any, latest",
@@ -173,3 +174,73 @@ def test_fit_flags_set_the_tables_parameters_and_only_when_typed():
     assert values["fallback"] == ("any", "latest") and values["exclude_ids"] == ("7",)
     assert "k" in typed  # typed with its default value: it still wins over a policy file
     params.check("RelatedArticles", {**params.DEFAULTS, **values}, values)
+
+
+# ------------------------------------------------------------------------------ presets
+
+
+def test_every_preset_names_only_table_parameters_with_valid_values():
+    for name, values in params.PRESETS.items():
+        assert set(values) <= set(params.PARAMETERS), name
+        params.check("RelatedArticles", params.preset(name))
+
+
+def test_from_preset_gives_the_presets_values_and_overrides_win():
+    model = RelatedArticles.from_preset("2026.11", k=4, idf_power=0.5)
+    assert model.k == 4 and model.idf_power == 0.5
+    assert model.ngram_range == (1, 2) and model.feedback == 3 and model.tokenizer == "runs"
+    for name, value in params.PRESETS["2026.11"].items():
+        if name != "idf_power":
+            assert model.get_params()[name] == value
+
+
+def test_an_unknown_preset_is_refused_with_the_known_names():
+    with pytest.raises(InvalidParameterError, match=r"Unknown preset '2020.01'.*'2026.11'"):
+        RelatedArticles.from_preset("2020.01")
+
+
+def test_preset_2026_11_ranks_as_the_0_1_defaults_did():
+    """The 0.1 release's defaults, written out in full: the preset must reproduce them."""
+    released_0_1 = {"tokenizer": "runs", "ngram_range": (1, 2), "idf_power": 0.25,
+                    "min_df": 3, "feedback": 3, "feedback_weight": 1.5,
+                    "fields": {"title": 0.5, "body": 1.0, "tags": 1.0}}  # fmt: skip
+    got = params.preset("2026.11")
+    assert {name: got[name] for name in released_0_1} == released_0_1
+
+
+def test_fit_preset_flag_sets_the_preset_and_typed_flags_win(tmp_path):
+    from relatedness.cli import main
+    from relatedness.datasets import sample_path
+
+    model_dir = tmp_path / "m"
+    code = main(["fit", str(sample_path()), "--model", str(model_dir), "--preset", "2026.11",
+                 "--feedback", "0"])  # fmt: skip
+    assert code == 0
+    loaded = RelatedArticles.load(model_dir)
+    assert loaded.idf_power == 0.25 and loaded.tokenizer == "runs" and loaded.feedback == 0
+
+
+def test_preset_2026_11_reproduces_the_lists_release_0_1_showed():
+    """tests/data/lists-0.1.0-sample.json: every list (k=5, section_policy="any", ids and
+    scores to 6 decimals) that release 0.1.0 (commit ce00325) gave on the bundled sample
+    with its defaults. The preset must show exactly those boxes."""
+    import json
+    import warnings
+    from pathlib import Path
+
+    from relatedness.datasets import load_sample
+
+    released = json.loads((Path(__file__).parent / "data" / "lists-0.1.0-sample.json").read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RelatedArticles.from_preset("2026.11", section_policy="any").fit(load_sample())
+    got = {
+        str(a): [[r.id, round(r.score, 6)] for r in model.related(a, k=5)] for a in model.ids_
+    }
+    assert got == released
+
+
+def test_the_newest_preset_is_todays_defaults():
+    newest = params.PRESETS[max(params.PRESETS)]
+    defaults = {**params.DEFAULTS, "fields": dict(params.DEFAULT_FIELDS)}
+    assert {name: defaults[name] for name in newest} == dict(newest)

@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_MODEL_DIR,
         help=f"model directory to write (default: {DEFAULT_MODEL_DIR})",
     )
+    fit.add_argument(
+        "--preset",
+        choices=tuple(params.PRESETS),
+        default=None,
+        help="start from the ranking of an earlier release (see the CHANGELOG); the "
+        "parameter flags given win",
+    )
     # The parameter flags come from the table (relatedness.params), in its order.
     _add_param_flags(fit, "fit")
     fit.add_argument(
@@ -169,7 +176,10 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     int_ids = model_ids_are_int([] if first is None else [first])
     if int_ids and "exclude_ids" in values:
         values["exclude_ids"] = tuple(_as_int(i) for i in values["exclude_ids"])
-    model = RelatedArticles(**values)
+    if args.preset is None:
+        model = RelatedArticles(**values)
+    else:
+        model = RelatedArticles.from_preset(args.preset, **values)
     if args.policy_file is not None:
         _apply_policy_file(model, args.policy_file, int_ids, typed)
     model.fit(rows)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .exceptions import InvalidParameterError
 from .validation import NONE, Constraint, check_params, interval, one_of, type_of
 
 __all__ = [
@@ -33,7 +34,9 @@ __all__ = [
     "LANGUAGES",
     "LIST_PARAMS",
     "PARAMETERS",
+    "PRESETS",
     "SECTION_POLICIES",
+    "STEMMERS",
     "TOKENIZERS",
     "VECTORIZER_PARAMS",
     "Flag",
@@ -41,6 +44,7 @@ __all__ = [
     "check",
     "flags",
     "from_manifest",
+    "preset",
     "to_manifest",
 ]
 
@@ -57,6 +61,11 @@ LANGUAGES = (
 
 #: How text is split into tokens (see relatedness.features.analysis.raw_tokens).
 TOKENIZERS = ("standard", "runs")
+
+#: The Snowball implementations: ``"auto"`` is PyStemmer when installed, else nltk. They
+#: differ on a few words (PyStemmer ships Snowball 2.x: about 0.1% of English and Portuguese
+#: tokens, far more in Arabic), so a model records which one made its vocabulary.
+STEMMERS = ("auto", "nltk", "pystemmer")
 
 #: The fields an article contributes to its vector, in the order they are summed.
 FIELD_NAMES = ("title", "body", "tags")
@@ -260,8 +269,9 @@ _ROWS = (
         "a dict mapping some of 'title', 'body', 'tags' to finite weights >= 0 (at least one > 0)",
     ), part="vectors", codec="fields", flag=Flag(
         "--title-weight",
-        {"type": float, "default": DEFAULT_FIELDS["title"],
-         "help": "weight of headline words relative to body words (default: 0.5)"},
+        {"type": float,
+         "help": "weight of headline words relative to body words (default: the library's, "
+         f"{DEFAULT_FIELDS['title']})"},
         value=lambda weight: {"title": weight, "body": 1.0, "tags": 1.0},
     )),
     _row("language", "english", one_of(*LANGUAGES, "auto"), part="vectors",
@@ -271,11 +281,12 @@ _ROWS = (
     _row("stop_words", "auto", one_of("auto"), NONE, type_of(list, tuple, set, frozenset),
          part="vectors", codec="words"),
     _row("stem", True, type_of(bool), part="vectors"),
+    _row("stemmer", "auto", one_of(*STEMMERS), part="vectors", before="nltk", added="0.2.0"),
     _row("sublinear_tf", True, type_of(bool), part="vectors"),
-    _row("idf_power", 0.25, interval("real", 0, 4), part="vectors", before=1.0, flag=Flag(
+    _row("idf_power", 0.5, interval("real", 0, 4), part="vectors", before=1.0, flag=Flag(
              "--idf-power",
              {"type": float, "metavar": "P",
-              "help": "weigh terms by idf ** P (1: classic TF-IDF; default: the library's, 0.25)"},
+              "help": "weigh terms by idf ** P (1: classic TF-IDF; default: the library's, 0.5)"},
          )),
     _row("min_df", 3, interval("int", 1, None), interval("real", 0, 1, closed="right"),
          part="vectors", flag=Flag(
@@ -383,7 +394,7 @@ _ROWS = (
         "--tag-weight", {"type": float, "help": "bonus for shared tags (default 0)"},
         group="policy",
     )),
-    _row("feedback", 3, interval("int", 0, None), part="lists", before=0, flag=Flag(
+    _row("feedback", 0, interval("int", 0, None), part="lists", before=0, flag=Flag(
              "--feedback",
              {"type": int, "metavar": "N",
               "help": "expand each article with its first N neighbours before ranking "
@@ -502,6 +513,54 @@ def from_manifest(values: Mapping[str, Any]) -> dict[str, Any]:
         msg = f"missing {sorted(missing)!r}, unknown {sorted(unknown)!r}"
         raise ValueError(msg)
     return {name: _from_json(row.codec, given[name]) for name, row in PARAMETERS.items()}
+
+
+# ------------------------------------------------------------------------------ presets
+
+#: The ranking parameters of each release, by release date, written out in full so that a
+#: later change of :data:`DEFAULTS` leaves them as they were: a site that must keep its boxes
+#: pins one (``RelatedArticles.from_preset("2026.11")``, ``relatedness fit --preset
+#: 2026.11``). The newest is today's defaults (a test keeps them equal). Never edit a
+#: published preset: add a new one.
+PRESETS: Mapping[str, Mapping[str, Any]] = {
+    # 0.1.x: word pairs, idf ** 0.25, strong feedback, one token per run of letters.
+    "2026.11": {
+        "tokenizer": "runs",
+        "stemmer": "nltk",
+        "ngram_range": (1, 2),
+        "idf_power": 0.25,
+        "min_df": 3,
+        "feedback": 3,
+        "feedback_weight": 1.5,
+        "fields": {"title": 0.5, "body": 1.0, "tags": 1.0},
+    },
+    # 0.2: chosen across four corpora in three languages by the worst corpus (CHANGELOG).
+    "2026.12": {
+        "tokenizer": "standard",
+        "stemmer": "auto",
+        "ngram_range": (1, 2),
+        "idf_power": 0.5,
+        "min_df": 3,
+        "feedback": 0,
+        "feedback_weight": 1.5,
+        "fields": {"title": 0.5, "body": 1.0, "tags": 1.0},
+    },
+}
+
+
+def preset(name: str) -> dict[str, Any]:
+    """The full parameter set of a preset: today's defaults with the preset's values.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``name`` is not a preset; the message lists the known ones.
+    """
+    if not isinstance(name, str) or name not in PRESETS:
+        known = ", ".join(repr(p) for p in PRESETS)
+        msg = f"Unknown preset {name!r}: the presets are {known} (see the CHANGELOG)."
+        raise InvalidParameterError(msg)
+    return {**DEFAULTS, **PRESETS[name]}
 
 
 # ------------------------------------------------------------------------------ flags

@@ -58,8 +58,11 @@ class RelatedArticles(BaseEstimator):
         ``"runs"``: every run of letters and digits is one token (before 0.2.0).
     stop_words : "auto", None or list of str, default "auto"
     stem : bool, default True
+    stemmer : {"auto", "nltk", "pystemmer"}, default "auto"
+        The Snowball implementation; ``"auto"``: PyStemmer when installed (5-10x faster),
+        else nltk. A fitted model keeps using the one it was fitted with.
     sublinear_tf : bool, default True
-    idf_power : float in [0, 4], default 0.25
+    idf_power : float in [0, 4], default 0.5
         Terms weigh ``idf ** idf_power`` (see
         :class:`~relatedness.vectorize.FieldTfidfVectorizer`); 1 is classic TF-IDF.
     min_df : int or float, default 3
@@ -124,7 +127,7 @@ class RelatedArticles(BaseEstimator):
     tag_weight : float, default 0.0
         Bonus per shared tag: ``tag_weight * cosine(tag sets)`` is added to the score of a
         story that is already related (on top of the tags field).
-    feedback : int, default 3
+    feedback : int, default 0
         Pseudo-relevance feedback (Rocchio): the article's vector is expanded with the mean
         of its first ``feedback`` neighbours before its list is ranked, so stories that share
         the *topic* of the article's closest neighbours, not only its exact words, move up.
@@ -189,6 +192,7 @@ class RelatedArticles(BaseEstimator):
         tokenizer: str = DEFAULTS["tokenizer"],
         stop_words: Any = DEFAULTS["stop_words"],
         stem: bool = DEFAULTS["stem"],
+        stemmer: str = DEFAULTS["stemmer"],
         sublinear_tf: bool = DEFAULTS["sublinear_tf"],
         idf_power: float = DEFAULTS["idf_power"],
         min_df: float = DEFAULTS["min_df"],
@@ -226,6 +230,7 @@ class RelatedArticles(BaseEstimator):
         self.tokenizer = tokenizer
         self.stop_words = stop_words
         self.stem = stem
+        self.stemmer = stemmer
         self.sublinear_tf = sublinear_tf
         self.idf_power = idf_power
         self.min_df = min_df
@@ -255,6 +260,16 @@ class RelatedArticles(BaseEstimator):
         self.feedback = feedback
         self.feedback_weight = feedback_weight
         self.n_jobs = n_jobs
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> RelatedArticles:
+        """A model with the ranking of an earlier release (``relatedness.params.PRESETS``).
+
+        ``RelatedArticles.from_preset("2026.11", k=4)`` keeps the boxes a site showed before
+        the defaults changed; ``overrides`` win over the preset. Raises
+        ``InvalidParameterError`` for an unknown name (the message lists the presets).
+        """
+        return cls(**{**params.preset(name), **overrides})
 
     # ------------------------------------------------------------------ fit
 

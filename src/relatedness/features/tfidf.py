@@ -142,9 +142,13 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         ``"auto"``: the language's list; ``None``: keep all words.
     stem : bool, default True
         Snowball stemming (memoized per distinct token).
+    stemmer : {"auto", "nltk", "pystemmer"}, default "auto"
+        The Snowball implementation; ``"auto"``: PyStemmer when installed, else nltk. They
+        disagree on a few words (PyStemmer has Snowball 2.x), so the fit records the one used
+        (``stemmer_``) and queries are stemmed with it.
     sublinear_tf : bool, default True
         Use ``1 + ln(tf)`` per field instead of raw counts.
-    idf_power : float in [0, 4], default 0.25
+    idf_power : float in [0, 4], default 0.5
         Terms are weighted by ``idf ** idf_power``: 1 is classic TF-IDF, smaller values
         flatten the gap between rare and common words, 0 ignores idf. ``idf_`` itself is
         always the plain smoothed idf.
@@ -199,6 +203,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         tokenizer: str = DEFAULTS["tokenizer"],
         stop_words: Any = DEFAULTS["stop_words"],
         stem: bool = DEFAULTS["stem"],
+        stemmer: str = DEFAULTS["stemmer"],
         sublinear_tf: bool = DEFAULTS["sublinear_tf"],
         idf_power: float = DEFAULTS["idf_power"],
         min_df: float = DEFAULTS["min_df"],
@@ -215,6 +220,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         self.tokenizer = tokenizer
         self.stop_words = stop_words
         self.stem = stem
+        self.stemmer = stemmer
         self.sublinear_tf = sublinear_tf
         self.idf_power = idf_power
         self.min_df = min_df
@@ -247,6 +253,15 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             return ""
         return max(found, key=lambda name: (found[name], name)) if found else "english"
 
+    def _chosen_engine(self) -> str:
+        """The stemmer a fit uses: the one asked for, PyStemmer under ``"auto"`` when present."""
+        if self.stemmer == "auto":
+            return available_engine()
+        if self.stemmer == "pystemmer" and not engine_version("pystemmer"):
+            msg = "stemmer='pystemmer' needs PyStemmer: pip install 'relatedness[fast]'"
+            raise MissingDependencyError(msg)
+        return str(self.stemmer)
+
     def engine(self) -> str:
         """The stemmer implementation: the one the fit used, else the one a fit would use.
 
@@ -257,7 +272,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
         """
         used = self.__dict__.get("stemmer_")
         if used is None:
-            return self.__dict__.get("_fit_engine") or available_engine()
+            return self.__dict__.get("_fit_engine") or self._chosen_engine()
         engine, version = used["engine"], used.get("version", "")
         if self.stem and engine == "pystemmer":
             installed = engine_version("pystemmer")
@@ -720,7 +735,7 @@ class FieldTfidfVectorizer(TransformerMixin, BaseEstimator):
             raise EmptyCorpusError(msg)
         for attr in ("boilerplate_lines_", "stemmer_"):
             self.__dict__.pop(attr, None)
-        self.__dict__["_fit_engine"] = available_engine()
+        self.__dict__["_fit_engine"] = self._chosen_engine()
         try:
             cleaned = self._clean_all(docs, worker)
             if self.language == "auto":
