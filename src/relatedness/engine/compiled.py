@@ -180,6 +180,8 @@ def _settle(
     scores = rules.score(found.cosines.copy(), candidate_times, shared)
     keep = valid & (scores > 0.0)
     bound = rules.bonus_bound() if rules.rescores else None
+    if rules.exclude_rows is None and bound is None:
+        return _settle_in_order(keep, positions, scores, found.global_of, full, k)
     answers: list[Result | None] = []
     for j, cut in enumerate(full):
         kept = np.flatnonzero(keep[j])
@@ -201,6 +203,28 @@ def _settle(
             continue
         answers.append((rows[:k], row_scores[:k]))
     return answers
+
+
+def _settle_in_order(
+    keep: np.ndarray,
+    positions: np.ndarray,
+    scores: np.ndarray,
+    global_of: np.ndarray,
+    full: list[bool],
+    k: int,
+) -> list[Result | None]:
+    """:func:`_settle` when the rules only remove candidates: the first ``k`` kept entries
+    of each pool, in pool order, for the whole batch at once (no per-query search)."""
+    # A stable sort of "dropped" puts each row's kept entries first, in their order.
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+    totals = keep.sum(axis=1)
+    counts = np.minimum(totals, k).tolist()
+    top_rows = global_of[np.maximum(np.take_along_axis(positions, order, axis=1), 0)]
+    top_scores = np.take_along_axis(scores, order, axis=1)
+    return [
+        None if cut and total < k else (top_rows[j, :count], top_scores[j, :count])
+        for j, (cut, total, count) in enumerate(zip(full, totals.tolist(), counts, strict=True))
+    ]
 
 
 def _time_window(
