@@ -34,6 +34,10 @@ def all_pairs_calls(monkeypatch) -> list[int]:
     kernels = pytest.importorskip("relatedness.engine.kernels")
     if not kernels.NUMBA_AVAILABLE:
         pytest.skip("numba is not installed")
+    # The pair-once path is off by default (slower on real text): these tests turn it on.
+    from relatedness.engine import SimilarityIndex
+
+    monkeypatch.setattr(SimilarityIndex, "pair_once", True)
     calls: list[int] = []
     original = kernels.all_pairs_topk
 

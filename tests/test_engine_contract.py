@@ -122,7 +122,7 @@ class BackendContract:
         pools = SharedPools() if pools is None else pools
         return self.backend(
             cands, queries, exclude, k, allowed, rules, own_rows=own_rows,
-            settings=Settings(working_memory, 2, pools),
+            settings=Settings(working_memory, 2, pools, pair_once=True),
         )  # fmt: skip
 
     def assert_oracle(self, got, want):
@@ -252,7 +252,7 @@ def test_the_two_backends_agree_bit_for_bit(seed):
         runs.append(
             backend(
                 cands, matrix, np.arange(120), 6, allowed, rules, own_rows=True,
-                settings=Settings(0.01, 2, SharedPools()),
+                settings=Settings(0.01, 2, SharedPools(), pair_once=True),
             )
         )  # fmt: skip
     assert _same(*runs)

@@ -142,6 +142,7 @@ def test_regression_pair_once_kernel_not_used_for_expanded_queries():
     themselves, so feedback was silently ignored by related_many(all ids)."""
     rows = random_corpus(np.random.default_rng(5), 60)
     model = fit(rows, k=5, section_policy="any", feedback=3)
+    model.index_.pair_once = True  # the path the bug took (off by default since)
     batch = model.related_many(model.ids_)
     one_by_one = {i: model.related(i) for i in model.ids_}
     assert batch == one_by_one

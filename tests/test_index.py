@@ -395,3 +395,17 @@ def test_rocchio_is_the_normalised_dense_sum():
     np.testing.assert_allclose(got, want / np.linalg.norm(want), rtol=1e-6)
     # The article's own vector enters the expanded one scaled by the returned factor.
     np.testing.assert_allclose(factor, [1 / np.linalg.norm(want)])
+
+
+def test_pair_once_is_off_by_default_and_gives_the_same_lists(rng):
+    """The all-pairs kernel was measured slower than batched queries on every real corpus
+    (benchmarks/README.md), so a whole-set batch no longer takes it unless asked; the lists
+    are the same either way."""
+    from relatedness import RelatedArticles
+
+    rows = random_corpus(rng, 80)
+    model = RelatedArticles(k=5, min_df=1, section_policy="any").fit(rows)
+    assert model.index_.pair_once is False
+    batched = model.related_many(model.ids_)
+    model.index_.pair_once = True
+    assert model.related_many(model.ids_) == batched

@@ -67,7 +67,7 @@ def run_tasks(
         A shard's manifest entry, as its shard is committed.
     """
     todo = sum(task.stop - task.start for task in tasks)
-    share = mode in ("inline", "threading", "fork") and whole_archive
+    share = mode in ("inline", "threading", "fork") and whole_archive and model.index_.pair_once
     share = share and 2 * todo >= model.n_articles_  # a resume near the end: not worth it
     with model.index_.shared_pools() if share else contextlib.nullcontext():
         if mode == "inline":

@@ -65,7 +65,14 @@ class SimilarityIndex:
         Results do not depend on it.
     n_threads : int
         Threads of the compiled backend (results do not depend on it).
+    pair_once : bool
+        Score each pair once when a batch is a whole candidate set, and let batch jobs share
+        whole-set pools (the compiled backend's all-pairs kernel). Off by default: on every
+        real corpus measured (BBC, Fake.br, HuffPost, SaudiNewsNet) batched queries were
+        faster (``benchmarks/README.md``). Results do not depend on it.
     """
+
+    pair_once: bool = False
 
     def __init__(
         self,
@@ -286,7 +293,7 @@ class SimilarityIndex:
         return compiled.run if self.compiled else reference.run
 
     def _settings(self) -> Settings:
-        return Settings(self.working_memory, self.n_threads, self._pools)
+        return Settings(self.working_memory, self.n_threads, self._pools, self.pair_once)
 
     def _run(
         self,

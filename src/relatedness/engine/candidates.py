@@ -211,11 +211,14 @@ class Settings:
         Threads of the compiled kernels.
     pools : SharedPools
         Whole-set pools a batch job keeps (the compiled backend).
+    pair_once : bool
+        A whole-set batch may score each pair once (the compiled backend).
     """
 
     working_memory: float
     n_threads: int
     pools: SharedPools
+    pair_once: bool = False
 
 
 class SharedPools:

@@ -69,7 +69,7 @@ def run(
     window = None
     by_time = candidates.by_time if rules is not None and rules.windowed else None
     inverted = candidates.inverted if by_time is None else by_time.inverted
-    shareable = own_rows and settings.pools.on
+    shareable = own_rows and settings.pools.on and settings.pair_once
     if by_time is not None:
         # A time window over a time-ordered copy of the set: each query reads only the
         # postings of its window, never the whole set's.
@@ -86,7 +86,13 @@ def run(
     start = k if plain else min(n, 2 * k + 10)
     # All-pairs: the queries are exactly the candidates, in order (each excluded at its own
     # position), so every pair can be scored once and offered to both rows.
-    pair_once = own_rows and m >= 2 and m == n and np.array_equal(exclude, np.arange(m))
+    pair_once = (
+        settings.pair_once
+        and own_rows
+        and m >= 2
+        and m == n
+        and np.array_equal(exclude, np.arange(m))
+    )
     first: list[tuple[np.ndarray, np.ndarray] | None] = [None]
     if shareable and not pair_once:
         first[0] = _shared_pool(
