@@ -811,18 +811,16 @@ class Ranker:
     ) -> list[Related]:
         """The box's records of index rows."""
         archive = self.archive
+        ids, titles, sections = archive.ids, archive.titles, archive.sections
+        snippets, published, urls = archive.snippets, archive.published, archive.urls
+        values = scores.tolist() if isinstance(scores, np.ndarray) else map(float, scores)
+        # Positional, in Related's field order: this loop builds every record of a batch.
         return [
             Related(
-                id=archive.ids[row],
-                score=float(score),
-                title=archive.titles[row],
-                section=archive.sections[row],
-                snippet=archive.snippets[row],
-                published=archive.published[row],
-                url=archive.urls[row],
-                pinned=pinned,
-            )
-            for row, score in zip(rows, scores, strict=True)
+                ids[row], score, titles[row], sections[row], snippets[row], published[row],
+                urls[row], pinned,
+            )  # fmt: skip
+            for row, score in zip(rows, values, strict=True)
         ]
 
     # ------------------------------------------------------------------ explain
