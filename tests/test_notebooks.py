@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ["evaluation.ipynb", "tuning.ipynb"]
+NAMES = ["evaluation.ipynb", "tuning.ipynb", "across_corpora.ipynb"]
 
 pytestmark = pytest.mark.notebooks
 
