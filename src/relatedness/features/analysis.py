@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 from .. import params
-from .scripts import cjk_terms, has_cjk, is_cjk, normalize_arabic
+from .scripts import cjk_terms, has_cjk, is_cjk, strip_arabic_marks
 
 __all__ = [
     "CODES",
@@ -79,7 +79,8 @@ def raw_tokens(text: str, tokenizer: str = "standard") -> list[str]:
     """Split text into lower-cased tokens, of any length.
 
     ``tokenizer="runs"`` is ``re.findall(r"[^\\W_]+", text.lower())``: runs of letters and
-    digits. ``"standard"`` also folds Arabic letter variants and splits Chinese, Japanese and
+    digits. ``"standard"`` also removes Arabic diacritics and tatweel (so a mark does not
+    split a word; letter variants are left to the stemmer) and splits Chinese, Japanese and
     Korean runs into character bigrams (:func:`~relatedness.features.scripts.cjk_terms`),
     since those scripts put no spaces between words. :func:`tokenize` then keeps the terms.
 
@@ -106,7 +107,7 @@ def raw_tokens(text: str, tokenizer: str = "standard") -> list[str]:
         return text.translate(_ASCII_TOKEN_TABLE).split()
     if tokenizer == "runs":
         return _TOKEN.findall(text.lower())
-    tokens = _TOKEN.findall(normalize_arabic(text.lower()))
+    tokens = _TOKEN.findall(strip_arabic_marks(text.lower()))
     if not has_cjk(text):
         return tokens
     out: list[str] = []
@@ -130,7 +131,7 @@ def char_grams(text: str, longest: int) -> list[str]:
     >>> char_grams("東京都へ", 3)
     ['東京', '京都', '都へ', '東京都', '京都へ']
     """
-    text = " ".join(normalize_arabic(text.lower()).split())
+    text = " ".join(strip_arabic_marks(text.lower()).split())
     grams: list[str] = []
     for n in range(2, longest + 1):
         grams.extend(text[i : i + n] for i in range(len(text) - n + 1))

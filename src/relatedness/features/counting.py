@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from .analysis import CODES, UNSEGMENTED, char_grams, is_term, raw_tokens
 from .parallel import trim_heap
-from .scripts import normalize_arabic
+from .scripts import strip_arabic_marks
 
 __all__ = [
     "VOCAB_SEPARATOR",
@@ -146,7 +146,7 @@ def gram_keys(text: str, longest: int) -> np.ndarray:
     keys with numpy instead of building a string per n-gram (a Japanese article has
     thousands) is what makes character n-grams affordable.
     """
-    folded = " ".join(normalize_arabic(text.lower()).split())
+    folded = " ".join(strip_arabic_marks(text.lower()).split())
     points = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     parts = [np.empty(0, dtype=np.int64)]
     if len(points) >= 2:

@@ -2,17 +2,21 @@
 
 Chinese and Japanese put no spaces between words, so a run of letters is a clause, not a
 word. As Lucene's CJK analyzer does, such a run is indexed as overlapping character bigrams
-(a run of one character as that character). Arabic letters have variant forms (alef with
-hamza or madda, alef maksura, taa marbuta) and optional diacritics and tatweel that a
-search should not tell apart: they are folded as Lucene's ``ArabicNormalizer`` folds them.
-Pure functions on strings; nothing here knows a language's words.
+(a run of one character as that character). Arabic text carries optional diacritics
+(harakat) and tatweel that a search should not tell apart, and that would split a word at
+the mark: the tokenizer removes them (:func:`strip_arabic_marks`). The letter variants
+(alef with hamza or madda, alef maksura, taa marbuta) are left to the Snowball stemmer,
+which normalises them itself: folding them first as Lucene's ``ArabicNormalizer`` does
+(:func:`normalize_arabic`) cost 0.006 P@10 on SaudiNewsNet (0.4236 against 0.4282 with the
+marks alone removed; the plain pipeline 0.4252). Pure functions on strings; nothing here
+knows a language's words.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["cjk_terms", "has_cjk", "is_cjk", "normalize_arabic"]
+__all__ = ["cjk_terms", "has_cjk", "is_cjk", "normalize_arabic", "strip_arabic_marks"]
 
 #: Han (with extensions), Hiragana, Katakana (with phonetic extensions) and Hangul.
 _CJK_CLASS = (
@@ -36,6 +40,10 @@ _ARABIC_FOLD = str.maketrans(
         **{chr(c): None for c in range(0x064B, 0x0653)},
     }
 )
+
+
+#: Tatweel and the harakat (fathatan .. sukun): removed by the tokenizer.
+_ARABIC_MARKS = str.maketrans({"\u0640": None, **{chr(c): None for c in range(0x064B, 0x0653)}})
 
 
 def is_cjk(token: str) -> bool:
@@ -82,3 +90,16 @@ def normalize_arabic(text: str) -> str:
     if _ARABIC.search(text) is None:
         return text
     return text.translate(_ARABIC_FOLD)
+
+
+def strip_arabic_marks(text: str) -> str:
+    """Remove Arabic tatweel and diacritics (other text is unchanged); letters stay as written.
+
+    Examples
+    --------
+    >>> strip_arabic_marks("\u0623\u062d\u0645\u064e\u062f") == "\u0623\u062d\u0645\u062f"
+    True
+    """
+    if _ARABIC.search(text) is None:
+        return text
+    return text.translate(_ARABIC_MARKS)
