@@ -86,7 +86,7 @@ def segmented(text: str, language: str, system: str) -> list[str]:
     found = words(text, language)
     out = list(found)
     if "pairs" in system:
-        out.extend(a + " " + b for a, b in zip(found, found[1:]))
+        out.extend(a + " " + b for a, b in zip(found, found[1:], strict=False))
     if system.endswith("+grams"):
         out.extend(char_grams(text, 3))
     elif system.endswith("+bigrams"):
@@ -183,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.getLogger("jieba").setLevel(logging.WARNING)
-    from relatedness.evaluate import evaluate_lists
-
     from tests.test_languages import CHINESE
+
+    from relatedness.evaluate import evaluate_lists
 
     fixtures = [
         {"id": f"{t}-{i}", "title": "", "body": b, "labels": [t]}
