@@ -87,6 +87,26 @@ def test_get_related_takes_exclude_and_explain_as_the_library_does(client, model
     assert all("explanation" in r for r in answer.json()["related"])
 
 
+def test_cached_answers_are_the_same_lists_and_never_cross_a_reload(tmp_path, model):
+    path = tmp_path / "m"
+    model.save(path)
+    app = create_app(path, cache_size=2)
+    article_id = model.ids_[5]
+    with LiveServer(app) as url:
+        first = [httpx.get(f"{url}/related/{i}", params={"k": 3}).json() for i in model.ids_[:4]]
+        again = [httpx.get(f"{url}/related/{i}", params={"k": 3}).json() for i in model.ids_[:4]]
+        before = httpx.get(f"{url}/related/{article_id}", params={"k": 3}).json()
+        RelatedArticles(k=3).fit(load_sample()[:150]).save(path)
+        assert app.state.holder.reload()
+        after = httpx.get(f"{url}/related/{article_id}", params={"k": 3}).json()
+    assert first == again == [{"id": i, "related": [r.to_dict() for r in model.related(i, k=3)]}
+                              for i in model.ids_[:4]]  # fmt: skip
+    assert before["related"] == [r.to_dict() for r in model.related(article_id, k=3)]
+    reloaded = RelatedArticles.load(path)
+    assert after["related"] == [r.to_dict() for r in reloaded.related(article_id, k=3)]
+    assert after != before
+
+
 def test_format_html_is_the_render_html_box(client, model):
     article_id = model.ids_[7]
     answer = client.get(f"/related/{article_id}", params={"k": 4, "format": "html"})
@@ -260,6 +280,7 @@ def test_an_unexpected_error_is_a_json_500_without_traceback(sample_dir, monkeyp
     [({"max_body": 0}, "max_body must be an int >= 1"),
      ({"cache_max_age": -1}, "cache_max_age must be an int >= 0"),
      ({"max_k": True}, "max_k must be an int"),
+     ({"cache_size": -1}, "cache_size must be an int >= 0"),
      ({"cors_origins": "https://a.example"}, "a list of origins")],
 )  # fmt: skip
 def test_bad_options_are_refused(model, option, match):

@@ -27,6 +27,7 @@ import logging
 import re
 import signal
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -65,6 +66,8 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_CACHE_MAX_AGE = 300
 #: The largest k a request may ask for.
 DEFAULT_MAX_K = 100
+#: GET /related answers kept per worker (a few KB each).
+DEFAULT_CACHE_SIZE = 4096
 #: What a POSTed article may carry.
 ARTICLE_FIELDS = ("title", "body", "section", "published", "tags")
 
@@ -89,9 +92,12 @@ class _Refused(Exception):
         self.status, self.error, self.detail = status, error, detail
 
 
+def _dumps(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def _json(document: Any, status: int = 200) -> Response:
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(body, status_code=status, media_type="application/json")
+    return Response(_dumps(document), status_code=status, media_type="application/json")
 
 
 def _error(status: int, error: str, detail: Any) -> Response:
@@ -240,6 +246,7 @@ def create_app(
     cache_max_age: int = DEFAULT_CACHE_MAX_AGE,
     cors_origins: Sequence[str] = (),
     max_k: int = DEFAULT_MAX_K,
+    cache_size: int = DEFAULT_CACHE_SIZE,
     reload_signal: int | None = None,
 ) -> Starlette:
     """The related-articles service as an ASGI application (Starlette).
@@ -263,6 +270,10 @@ def create_app(
         the service's own origin.
     max_k : int, default 100
         The largest ``k`` a request may ask for.
+    cache_size : int, default 4096
+        ``GET /related`` answers kept in memory (least recently used out first), keyed by the
+        model id and the request's parameters: a list is a pure function of the two, and news
+        traffic asks for the same stories again and again. 0 turns it off.
     reload_signal : int, optional
         A signal (``signal.SIGHUP``) on which the model directory is loaded again, checked and
         swapped in (see :meth:`ModelHolder.reload`); installed when the app starts, in the
@@ -281,7 +292,7 @@ def create_app(
         An option is out of range, or ``require_signature`` without ``key``.
     """
     for name, value, low in (("max_body", max_body, 1), ("cache_max_age", cache_max_age, 0),
-                             ("max_k", max_k, 1)):  # fmt: skip
+                             ("max_k", max_k, 1), ("cache_size", cache_size, 0)):  # fmt: skip
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             msg = f"create_app: {name} must be an int >= {low}, got {value!r}."
             raise InvalidParameterError(msg)
@@ -320,17 +331,34 @@ def create_app(
 
         return endpoint
 
+    # Answers of GET /related by (model id, parameters). Only the event loop's thread touches
+    # it, and a reload needs no purge: the old model's entries are never asked for again.
+    answers: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
+
     async def related(request: Request, served: Served) -> Response:
         _only(request, ("k", "exclude", "explain", "format"))
         k, explain, fmt = _k(request, max_k), _flag(request, "explain"), _format(request)
         article_id = _read_id(served, request.path_params["article_id"])
         exclude = [_read_id(served, e) for e in request.query_params.getlist("exclude")]
-        lists = served.model.related(article_id, k=k, exclude=exclude or None, explain=explain)
-        if fmt == "html":
-            response = Response(render_html(lists), media_type="text/html; charset=utf-8")
+        key = (served.model_id, article_id, k, tuple(exclude), explain, fmt)
+        hit = answers.get(key)
+        if hit is not None:
+            answers.move_to_end(key)
+            body, media = hit
         else:
-            response = _json({"id": article_id, "related": [r.to_dict() for r in lists]})
-        return cached(request, response, f'"{served.model_id}"')
+            lists = served.model.related(
+                article_id, k=k, exclude=exclude or None, explain=explain
+            )
+            if fmt == "html":
+                body, media = render_html(lists).encode("utf-8"), "text/html; charset=utf-8"
+            else:
+                document = {"id": article_id, "related": [r.to_dict() for r in lists]}
+                body, media = _dumps(document), "application/json"
+            if cache_size:
+                answers[key] = (body, media)
+                if len(answers) > cache_size:
+                    answers.popitem(last=False)
+        return cached(request, Response(body, media_type=media), f'"{served.model_id}"')
 
     async def related_to(request: Request, served: Served) -> Response:
         _only(request, ("k", "explain"))
