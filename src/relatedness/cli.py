@@ -24,6 +24,8 @@ from .exceptions import InvalidParameterError, ModelFormatError, RelatednessErro
 __all__ = ["main"]
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_BAD_MODEL = 0, 1, 2, 3
+#: As a Unix tool killed by SIGPIPE (128 + 13), without a message.
+EXIT_BROKEN_PIPE = 141
 DEFAULT_MODEL_DIR = Path("models") / "default"
 
 
@@ -463,6 +465,9 @@ def main(
         warnings.simplefilter("always")
         try:
             code = _COMMANDS[args.command](args, out)
+        except BrokenPipeError:  # `relatedness related ... | head`: the reader has gone
+            _quiet_stdout()
+            code = EXIT_BROKEN_PIPE
         except ModelFormatError as exc:
             _error(err, f"invalid model: {exc}", debug)
             code = EXIT_BAD_MODEL
@@ -483,6 +488,15 @@ def main(
     for warning in caught:
         print(f"relatedness: warning: {warning.message}", file=err)
     return code
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests pass a StringIO)
+        pass
 
 
 def _error(err: TextIO, text: str, debug: bool) -> int:
