@@ -64,3 +64,41 @@ def test_related_into_a_closed_pipe_exits_quietly(tmp_path, fitted):
     error = process.stderr.read().decode()
     assert process.wait(120) == 141
     assert error == ""
+
+
+def test_related_many_as_frame_is_one_tidy_row_per_article_and_rank(fitted):
+    pd = pytest.importorskip("pandas")
+    ids = fitted.ids_[:6]
+    lists = fitted.related_many(ids, k=3)
+    frame = fitted.related_many(ids, k=3, as_frame=True)
+    assert list(frame.columns) == ["article_id", "rank", "related_id", "score", "title",
+                                   "section", "published", "url", "pinned"]  # fmt: skip
+    assert len(frame) == sum(len(v) for v in lists.values())
+    expected = [(a, rank, r.id, r.score, r.title, r.section)
+                for a, related in lists.items()
+                for rank, r in enumerate(related, start=1)]  # fmt: skip
+    got = list(frame[["article_id", "rank", "related_id", "score", "title", "section"]]
+               .itertuples(index=False, name=None))  # fmt: skip
+    assert got == expected
+    assert frame["rank"].dtype == "int64"
+    assert str(frame["published"].dtype).startswith("datetime64")
+    published = [r.published for related in lists.values() for r in related]
+    assert published[0] is not None  # the Wikinews sample is dated
+    stamp = pd.Timestamp(published[0])
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    assert frame["published"].iloc[0] == stamp
+
+
+def test_related_many_as_frame_must_be_a_bool(fitted):
+    from relatedness.exceptions import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="as_frame"):
+        fitted.related_many(fitted.ids_[:2], as_frame="yes")
+
+
+def test_as_frame_without_pandas_names_the_pip_command(fitted, monkeypatch):
+    from relatedness.exceptions import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'relatedness\[pandas\]'"):
+        fitted.related_many(fitted.ids_[:2], as_frame=True)

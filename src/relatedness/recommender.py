@@ -23,6 +23,7 @@ from .articles import Rejected, check_articles, check_query
 from .exceptions import NotFittedError
 from .params import DEFAULTS
 from .ranking import Policy, Ranker
+from .render import to_frame
 from .results import ArticleId, Explanation, Related, UpdateReport
 from .store import load_model, save_model
 from .validation import check_k, check_params, interval, one_of
@@ -162,6 +163,9 @@ class RelatedArticles(BaseEstimator):
     Ranking: higher cosine first; equal scores are ordered newer first (undated articles last), then
     by id. The article itself is never in its own list (excluded by position, so an identical
     copy still ranks first), and only scores > 0 are returned.
+
+    A fitted model pickles and deep-copies (joblib, multiprocessing); load a pickle only from
+    a source you trust (it can run code). :meth:`save` / :meth:`load` is the safe format.
 
     Examples
     --------
@@ -532,7 +536,8 @@ class RelatedArticles(BaseEstimator):
         *,
         missing: Literal["raise", "skip"] = "raise",
         explain: bool = False,
-    ) -> dict[ArticleId, list[Related]]:
+        as_frame: bool = False,
+    ) -> Any:
         """Return the related lists of many fitted articles in one batched pass.
 
         Parameters
@@ -542,10 +547,13 @@ class RelatedArticles(BaseEstimator):
         missing : {"raise", "skip"}, default "raise"
             What to do with an id the model does not hold.
         explain : bool, default False
+        as_frame : bool, default False
+            A tidy pandas DataFrame instead (``relatedness.render.to_frame``: article_id, rank,
+            related_id, score, title, section, published, url, pinned; needs pandas).
 
         Returns
         -------
-        dict
+        dict or DataFrame
             Id to its list (exactly as :meth:`related` returns it), in the order given.
 
         Raises
@@ -555,13 +563,15 @@ class RelatedArticles(BaseEstimator):
         """
         ranker = self._check_fitted()
         k = self._k(k)
-        check_params("related_many", {"missing": missing}, {"missing": [one_of("raise", "skip")]})
+        check_params("related_many", {"missing": missing, "as_frame": as_frame},
+                     {"missing": [one_of("raise", "skip")], "as_frame": [one_of(True, False)]})
         wanted = list(dict.fromkeys(article_ids))
         if missing == "skip":
             wanted = [i for i in wanted if i in ranker.row_of]
         rows = np.array([ranker.row(i) for i in wanted], dtype=np.int64)
         lists = ranker.related_rows(rows, k, self._policy(), explain=explain) if len(rows) else []
-        return dict(zip(wanted, lists, strict=True))
+        by_id = dict(zip(wanted, lists, strict=True))
+        return to_frame(by_id) if as_frame else by_id
 
     def kneighbors(
         self, ids: Iterable[ArticleId] | None = None, k: int | None = None
