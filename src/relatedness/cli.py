@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from . import __version__, params
-from .exceptions import ModelFormatError, RelatednessError
+from .exceptions import InvalidParameterError, ModelFormatError, RelatednessError
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT, EXIT_BAD_MODEL = 0, 1, 2, 3
+#: As a Unix tool killed by SIGPIPE (128 + 13), without a message.
+EXIT_BROKEN_PIPE = 141
 DEFAULT_MODEL_DIR = Path("models") / "default"
 
 
@@ -126,6 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--format", choices=("table", "json"), default="table")
     evaluate.add_argument("--baselines", action="store_true",
                           help="also score the scikit-learn TF-IDF and More-Like-This baselines")
+
+    _add_serve_parser(sub)
 
     demo = sub.add_parser("demo", help="fit on the bundled Wikinews sample and show a few boxes")
     demo.add_argument("--k", type=int, default=4)
@@ -414,6 +418,36 @@ def _cmd_update(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _add_serve_parser(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve", help="serve related lists over HTTP, with the widget (pip install "
+        "'relatedness[serve]'); SIGHUP reloads the model"
+    )
+    serve.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR,
+                       help="model directory (or a symlink a deploy switches)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--key-file", type=Path, default=None,
+                       help="the model's signing secret (default: $RELATEDNESS_KEY)")
+    serve.add_argument("--require-signature", action="store_true",
+                       help="refuse a model without a valid manifest.sig")
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="an origin allowed to call from browsers (repeat; default none)")
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    from .serve.runner import serve  # Starlette and uvicorn only when serving
+
+    if args.workers < 1 or not 0 <= args.port <= 65535:
+        msg = "--workers must be >= 1 and --port in 0..65535."
+        raise InvalidParameterError(msg)
+    serve(args.model, host=args.host, port=args.port, workers=args.workers,
+          key_file=args.key_file, require_signature=args.require_signature,
+          cors_origins=tuple(args.cors_origin))  # fmt: skip
+    return EXIT_OK
+
+
 _COMMANDS = {
     "fit": _cmd_fit,
     "related": _cmd_related,
@@ -421,6 +455,7 @@ _COMMANDS = {
     "evaluate": _cmd_evaluate,
     "update": _cmd_update,
     "demo": _cmd_demo,
+    "serve": _cmd_serve,
 }
 
 
@@ -440,6 +475,9 @@ def main(
         warnings.simplefilter("always")
         try:
             code = _COMMANDS[args.command](args, out)
+        except BrokenPipeError:  # `relatedness related ... | head`: the reader has gone
+            _quiet_stdout()
+            code = EXIT_BROKEN_PIPE
         except ModelFormatError as exc:
             _error(err, f"invalid model: {exc}", debug)
             code = EXIT_BAD_MODEL
@@ -460,6 +498,15 @@ def main(
     for warning in caught:
         print(f"relatedness: warning: {warning.message}", file=err)
     return code
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests pass a StringIO)
+        pass
 
 
 def _error(err: TextIO, text: str, debug: bool) -> int:

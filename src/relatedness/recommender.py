@@ -23,6 +23,7 @@ from .articles import Rejected, check_articles, check_query
 from .exceptions import NotFittedError
 from .params import DEFAULTS
 from .ranking import Policy, Ranker
+from .render import to_frame
 from .results import ArticleId, Explanation, Related, UpdateReport
 from .store import load_model, save_model
 from .validation import check_k, check_params, interval, one_of
@@ -128,15 +129,11 @@ class RelatedArticles(BaseEstimator):
         Bonus per shared tag: ``tag_weight * cosine(tag sets)`` is added to the score of a
         story that is already related (on top of the tags field).
     feedback : int, default 0
-        Pseudo-relevance feedback (Rocchio): the article's vector is expanded with the mean
-        of its first ``feedback`` neighbours before its list is ranked, so stories that share
-        the *topic* of the article's closest neighbours, not only its exact words, move up.
-        Both passes are exact. The neighbours are the best-scoring stories by plain cosine
-        under the hard rules of the list (section policy, exclusions, time window), leaving
-        out copies of the article (``duplicate_threshold``). ``0`` is off. Scores, ties and
-        explanations then refer to the expanded vector; the duplicate rule keeps comparing
-        the article's own vector. Costs a first pass and a denser second one (about 3-5x
-        the work of a plain query).
+        Pseudo-relevance feedback (Rocchio), ``0`` off: the article's vector is expanded with
+        the mean of its first ``feedback`` neighbours (plain cosine under the list's hard
+        rules, copies left out) before its list is ranked, so stories on the neighbours'
+        topic move up. Exact; scores and ties refer to the expanded vector, the duplicate
+        rule to the article's own. About 3-5x the work of a plain query.
     feedback_weight : float, default 1.5
         Weight of the neighbours' mean against the article's own vector (weight 1).
     n_jobs : int or None, default None
@@ -165,6 +162,9 @@ class RelatedArticles(BaseEstimator):
     Ranking: higher cosine first; equal scores are ordered newer first (undated articles last), then
     by id. The article itself is never in its own list (excluded by position, so an identical
     copy still ranks first), and only scores > 0 are returned.
+
+    A fitted model pickles and deep-copies (joblib, multiprocessing); load a pickle only from
+    a source you trust (it can run code). :meth:`save` / :meth:`load` is the safe format.
 
     Examples
     --------
@@ -406,14 +406,10 @@ class RelatedArticles(BaseEstimator):
     def add(self, articles: Iterable[Any]) -> UpdateReport:
         """Index new articles without a refit; the vocabulary grows for their new terms.
 
-        New articles are cleaned and vectorised as at fit time (learned boilerplate lines
-        included). Fitted terms keep their idf, so fitted rows stay valid. A term the
-        vocabulary does not hold is counted among the added articles and enters it once it
-        is in ``min_df`` of them, with the fit's idf formula over the documents counted
-        then (``ln((1 + n) / (1 + df)) + 1``, fixed from then on); added articles that hold
-        it are re-weighed. So a new name links the new stories that share it, and every
-        list equals the one a recompute under the same statistics gives
-        (:mod:`relatedness.features.growth` states the rules).
+        Cleaned and vectorised as at fit time. Fitted terms keep their idf; a new term
+        enters once it is in ``min_df`` added articles, with the fit's idf formula over the
+        documents counted then, and added rows holding it are re-weighed: a new name links
+        the stories that share it (the rules: :mod:`relatedness.features.growth`).
 
         Parameters
         ----------
@@ -423,12 +419,9 @@ class RelatedArticles(BaseEstimator):
         Returns
         -------
         UpdateReport
-            ``added`` ids; ``reweighed`` (earlier added articles whose rows changed) and
-            ``new_terms``; ``oov_rate`` (share of the new word occurrences still outside the
-            vocabulary, word pairs left out), ``idf_drift`` (mean absolute difference
-            between the idf in use and the idf of every article counted so far);
-            ``needs_refit`` (oov_rate > 0.2, idf_drift > 0.1 or the archive grew by more
-            than half since fit).
+            ``added``, ``reweighed``, ``new_terms``, ``oov_rate`` (new word occurrences
+            outside the vocabulary), ``idf_drift``, ``needs_refit`` (oov_rate > 0.2,
+            idf_drift > 0.1 or the archive grew by half since fit).
 
         Raises
         ------
@@ -447,12 +440,9 @@ class RelatedArticles(BaseEstimator):
     def affected(self, article_ids: Iterable[ArticleId]) -> list[ArticleId]:
         """Articles whose lists may change when ``article_ids`` are added or removed.
 
-        The given articles themselves, plus every article that shares at least one term with
-        any of them (score > 0, the only way one can enter or leave a list). With
-        ``feedback`` on, also every article whose feedback neighbours include one of those:
-        its expanded vector carries their terms. Recomputing the lists of exactly these
-        articles and keeping all others gives the same output as a full recompute with the
-        same vocabulary; ``relatedness update`` relies on it.
+        The articles themselves and every article sharing a term with one (with feedback,
+        also those whose feedback neighbours do): recomputing exactly these lists gives a
+        full recompute's output under the same vocabulary (``relatedness update``).
 
         Returns
         -------
@@ -483,11 +473,9 @@ class RelatedArticles(BaseEstimator):
     def warm_up(self) -> RelatedArticles:
         """Build now what each section's first query would otherwise build.
 
-        A section's search structure (its inverted index, time-ordered when a date window
-        applies) is built on the first query that needs it, about 25 ms for a section of
-        25,000 articles, and the compiled kernels and the stemmer load on first use. A
-        server calls this once after :meth:`fit` or :meth:`load` so that no reader's request
-        pays for it. Results do not change.
+        Each section's inverted index (about 25 ms for 25,000 articles), the compiled
+        kernels and the stemmer: a server calls this after :meth:`fit` or :meth:`load` so no
+        reader's request pays for them. Results do not change.
 
         Returns
         -------
@@ -547,7 +535,8 @@ class RelatedArticles(BaseEstimator):
         *,
         missing: Literal["raise", "skip"] = "raise",
         explain: bool = False,
-    ) -> dict[ArticleId, list[Related]]:
+        as_frame: bool = False,
+    ) -> Any:
         """Return the related lists of many fitted articles in one batched pass.
 
         Parameters
@@ -557,10 +546,13 @@ class RelatedArticles(BaseEstimator):
         missing : {"raise", "skip"}, default "raise"
             What to do with an id the model does not hold.
         explain : bool, default False
+        as_frame : bool, default False
+            A tidy pandas DataFrame instead (``relatedness.render.to_frame``: article_id, rank,
+            related_id, score, title, section, published, url, pinned; needs pandas).
 
         Returns
         -------
-        dict
+        dict or DataFrame
             Id to its list (exactly as :meth:`related` returns it), in the order given.
 
         Raises
@@ -570,13 +562,15 @@ class RelatedArticles(BaseEstimator):
         """
         ranker = self._check_fitted()
         k = self._k(k)
-        check_params("related_many", {"missing": missing}, {"missing": [one_of("raise", "skip")]})
+        check_params("related_many", {"missing": missing, "as_frame": as_frame},
+                     {"missing": [one_of("raise", "skip")], "as_frame": [one_of(True, False)]})
         wanted = list(dict.fromkeys(article_ids))
         if missing == "skip":
             wanted = [i for i in wanted if i in ranker.row_of]
         rows = np.array([ranker.row(i) for i in wanted], dtype=np.int64)
         lists = ranker.related_rows(rows, k, self._policy(), explain=explain) if len(rows) else []
-        return dict(zip(wanted, lists, strict=True))
+        by_id = dict(zip(wanted, lists, strict=True))
+        return to_frame(by_id) if as_frame else by_id
 
     def kneighbors(
         self, ids: Iterable[ArticleId] | None = None, k: int | None = None
@@ -712,10 +706,9 @@ class RelatedArticles(BaseEstimator):
     def find_duplicates(self, threshold: float | None = None) -> list[list[ArticleId]]:
         """Groups of near-duplicate articles (syndicated copies, re-publishes) in the corpus.
 
-        Two articles are linked when their cosine is at least ``threshold``; a group is a
-        connected set of links. The first id of each group is its canonical member: the
-        earliest published (undated last), then the smallest id. Groups are sorted by their
-        canonical id.
+        Linked when their cosine is at least ``threshold``; a group is a connected set of
+        links, led by its canonical member (earliest published, undated last, then smallest
+        id); groups sorted by it.
 
         Parameters
         ----------

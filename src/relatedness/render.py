@@ -12,9 +12,15 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .exceptions import MissingDependencyError
 from .results import Related
 
-__all__ = ["DEFAULT_ITEM_TEMPLATE", "DEFAULT_TEMPLATE", "render_html", "to_json"]
+__all__ = ["DEFAULT_ITEM_TEMPLATE", "DEFAULT_TEMPLATE", "render_html", "to_frame", "to_json"]
+
+#: The columns of :func:`to_frame`, one row per (article, rank).
+FRAME_COLUMNS = (
+    "article_id", "rank", "related_id", "score", "title", "section", "published", "url", "pinned",
+)  # fmt: skip
 
 #: The block around the items; ``{heading}`` and ``{items}`` are filled in.
 DEFAULT_TEMPLATE = (
@@ -110,3 +116,32 @@ def to_json(results: Iterable[Related] | Mapping[Any, Iterable[Related]], **kwar
     else:
         payload = [r.to_dict() for r in results]
     return json.dumps(payload, ensure_ascii=False, **kwargs)
+
+
+def to_frame(results: Mapping[Any, Iterable[Related]]) -> Any:
+    """Related lists as a tidy pandas DataFrame: one row per article and rank.
+
+    Columns :data:`FRAME_COLUMNS`: ``rank`` from 1, ``score`` float64, ``published`` as
+    pandas datetimes (NaT when undated). An article with an empty list has no row.
+
+    Raises
+    ------
+    MissingDependencyError
+        pandas is not installed (the message has the pip command).
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        msg = "as_frame=True needs pandas, not installed: pip install 'relatedness[pandas]'"
+        raise MissingDependencyError(msg) from None
+    rows = [
+        (article_id, rank, r.id, float(r.score), r.title, r.section, r.published, r.url, r.pinned)
+        for article_id, related in results.items()
+        for rank, r in enumerate(related, start=1)
+    ]
+    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+    frame["rank"] = frame["rank"].astype("int64")
+    frame["score"] = frame["score"].astype("float64")
+    frame["published"] = pd.to_datetime(frame["published"], utc=True)
+    frame["pinned"] = frame["pinned"].astype(bool)
+    return frame

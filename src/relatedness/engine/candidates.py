@@ -123,6 +123,18 @@ class CandidateSet:
         """Names of every structure asked for so far, including those that do not apply."""
         return tuple(self._built)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickle or deepcopy (joblib, notebooks) carries the data, not the lock nor the
+        # built structures: they are rebuilt on first use, with the same results.
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_built"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def forget(self) -> None:
         """Drop every built structure (they are rebuilt on next use; results do not change)."""
         with self._lock:
@@ -231,6 +243,13 @@ class SharedPools:
     def __init__(self) -> None:
         self._pools: dict[tuple, Result] | None = None
         self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pools live for one batch job in one process; a copy starts inactive, with its lock.
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
 
     @property
     def on(self) -> bool:
