@@ -130,6 +130,8 @@ CLI_FLAGS = {
     "update": ["--model", "--add", "--remove", "--out", "--apply", "--k"],
     "evaluate": ["articles", "--label", "--k", "--format", "--baselines"],
     "demo": ["--k", "--articles"],
+    "serve": ["--model", "--host", "--port", "--workers", "--key-file", "--require-signature",
+              "--cors-origin"],
 }  # fmt: skip
 
 
