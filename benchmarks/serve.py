@@ -49,8 +49,8 @@ def _percentiles(latencies: list[float]) -> dict[str, float]:
     def at(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
-    return {"p50_ms": at(0.50), "p90_ms": at(0.90), "p99_ms": at(0.99), "max_ms": ordered[-1] * 1000,
-            "mean_ms": statistics.fmean(ordered) * 1000}  # fmt: skip
+    return {"p50_ms": at(0.50), "p90_ms": at(0.90), "p99_ms": at(0.99),
+            "max_ms": ordered[-1] * 1000, "mean_ms": statistics.fmean(ordered) * 1000}  # fmt: skip
 
 
 def _plan(model: RelatedArticles, articles: list[dict], n: int, seed: int) -> list[tuple]:
@@ -117,10 +117,12 @@ def _serve(model_dir: Path, port: int, workers: int) -> subprocess.Popen:
         except OSError:
             pass
         if process.poll() is not None:
-            raise SystemExit(f"relatedness serve exited with {process.returncode}")
+            msg = f"relatedness serve exited with {process.returncode}"
+            raise SystemExit(msg)
         time.sleep(0.2)
     process.kill()
-    raise SystemExit("relatedness serve did not answer /healthz")
+    msg = "relatedness serve did not answer /healthz"
+    raise SystemExit(msg)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
