@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import json
 import math
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any, Literal
 
 from .exceptions import DuplicateIdError, InvalidArticleError, InvalidParameterError
 from .results import ArticleId
+from .validation import shown
 
 __all__ = [
     "Article",
@@ -33,12 +35,16 @@ __all__ = [
     "from_dataframe",
     "iter_jsonl",
     "load_articles",
+    "parse_json",
     "read_csv",
     "read_jsonl",
 ]
 
 #: The fields an input row may carry; any other key is ignored (e.g. ``labels``, ``license``).
 FIELDS = ("id", "title", "body", "section", "published", "tags", "url")
+
+#: The range of int ids: a signed 64-bit integer, as SQLite and numpy store them.
+MIN_INT_ID, MAX_INT_ID = -(2**63), 2**63 - 1
 
 #: How many offending ids an error message lists before "...".
 _SHOW = 5
@@ -143,11 +149,15 @@ def check_query(article: Any) -> Query:
         return Query(title, body, tags, None, None, None)
     if isinstance(article, Article):
         return Query(title, body, tags, article.section or None, article.id, article.published)
-    published = None
-    if article.get("published") is not None:
-        (checked,) = check_articles([{"id": "related_to", "published": article["published"]}])
-        published = checked.published
-    return Query(title, body, tags, article.get("section") or None, article.get("id"), published)
+    try:
+        section = _check_section(article) if article.get("section") is not None else None
+        checked_tags = _check_tags(article)
+        published = _check_published(article)
+        article_id = None if article.get("id") is None else _check_id(article["id"])
+    except _RowError as exc:
+        msg = f"related_to: field {exc.field_name!r} is {exc.problem}; {exc.hint}."
+        raise InvalidArticleError(msg) from None
+    return Query(title, body, checked_tags, section or None, article_id, published)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +173,52 @@ class Rejected:
 # Readers: files and frames -> dicts. They check the container (JSON syntax, UTF-8), not the
 # fields; fields are checked once, in check_articles.
 # --------------------------------------------------------------------------------------------
+
+
+#: How deep a JSON value may nest. An article is an object of strings and one list of tags
+#: (depth 2); 200k nested brackets would otherwise exhaust the stack (RecursionError).
+MAX_JSON_DEPTH = 64
+
+
+def parse_json(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads(text)``, refusing what the stdlib parser cannot refuse cleanly.
+
+    Raises
+    ------
+    ValueError
+        Invalid JSON, nesting deeper than ``max_depth`` (checked before parsing, so no
+        ``RecursionError``), or an integer of more than 4,300 digits (Python's int limit).
+        The message says which.
+    """
+    depth = _max_nesting(text)
+    if depth > max_depth:
+        msg = f"JSON nested {depth} levels deep (at most {max_depth}); flatten the value"
+        raise ValueError(msg)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"invalid JSON ({exc.msg})"
+    except RecursionError:  # defensive: the depth check above should make this unreachable
+        msg = f"JSON nested too deep (at most {max_depth})"
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        msg = "a number of more than 4,300 digits; write such an id as a str"
+    raise ValueError(msg)
+
+
+def _max_nesting(text: str) -> int:
+    """The deepest bracket nesting outside JSON strings (regex passes at C speed: a 50 MB
+    body costs milliseconds, not a Python loop over its characters)."""
+    if text.count("[") + text.count("{") <= 1:
+        return 1
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # unrolled: linear
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def read_jsonl(
@@ -250,9 +306,9 @@ def iter_jsonl(
                 found.append(f"line {number}: invalid UTF-8 at byte {exc.start}")
                 continue
             try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                found.append(f"line {number}: invalid JSON ({exc.msg})")
+                obj = parse_json(text)
+            except ValueError as exc:
+                found.append(f"line {number}: {exc}")
                 continue
             if not isinstance(obj, dict):
                 found.append(f"line {number}: a JSON {type(obj).__name__}, not an object")
@@ -416,6 +472,7 @@ class _RowError(Exception):
         self.field_name = field_name
         self.problem = problem
         self.hint = hint
+        self.line: int | None = None  # the file line, when the row came from a reader
 
 
 def _check_text(row: Mapping[str, Any], name: str) -> str:
@@ -463,14 +520,26 @@ def _check_tags(row: Mapping[str, Any]) -> tuple[str, ...]:
     raise _RowError(field_name="tags", problem=_describe(value), hint="pass tags as a list of str")
 
 
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    """An aware datetime as naive UTC; one that UTC cannot hold is the row's error."""
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC; 9999-12-31-01:00 in 10000
+        raise _RowError(
+            field_name="published",
+            problem=f"{shown(value.isoformat())}, outside the years 1-9999 once converted to UTC",
+            hint="give a date between 0001-01-02 and 9999-12-30, or none",
+        ) from None
+
+
 def _check_published(row: Mapping[str, Any]) -> dt.datetime | dt.date | None:
     value = row.get("published")
     if _is_missing(value) or value == "":
         return None
     if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return value
+        return _in_utc(value)
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
@@ -482,12 +551,10 @@ def _check_published(row: Mapping[str, Any]) -> dt.datetime | dt.date | None:
         except ValueError:
             raise _RowError(
                 field_name="published",
-                problem=f"{value!r} is not an ISO date",
+                problem=f"{shown(value)} is not an ISO date",
                 hint="use YYYY-MM-DD or an ISO datetime",
             ) from None
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return parsed
+        return _in_utc(parsed)
     raise _RowError(
         field_name="published",
         problem=_describe(value),
@@ -507,6 +574,13 @@ def _check_id(value: Any) -> ArticleId:
         raise _RowError(
             field_name="id", problem="an empty string", hint="give every article a non-empty id"
         )
+    if isinstance(value, int) and not MIN_INT_ID <= value <= MAX_INT_ID:
+        # Int ids are stored as SQLite INTEGER and compared as numbers: 64 bits, signed.
+        raise _RowError(
+            field_name="id",
+            problem=f"{shown(value)}, outside the signed 64-bit range",
+            hint="use int ids within +-9.2e18, or str ids",
+        )
     return value
 
 
@@ -523,7 +597,7 @@ def _check_encodable(article: Article) -> None:
                 except UnicodeEncodeError as exc:
                     raise _RowError(
                         field_name=name,
-                        problem=f"text with a lone surrogate ({text[exc.start:exc.end]!r} at "
+                        problem=f"text with a lone surrogate ({text[exc.start : exc.end]!r} at "
                         f"character {exc.start})",
                         hint="repair the text, e.g. s.encode('utf-8', 'replace').decode()",
                     ) from None
@@ -598,6 +672,8 @@ def check_articles(
             )
             _check_encodable(article)
         except _RowError as exc:
+            if isinstance(item, Mapping) and isinstance(item.get("_line"), int):
+                exc.line = item["_line"]
             errors.append((where, raw_id, exc))
             continue
         articles.append(article)
@@ -613,8 +689,10 @@ def check_articles(
 def _report_invalid(
     errors: list[tuple[int, Any, _RowError]], on_invalid: str, rejects: list[Rejected] | None
 ) -> None:
-    shown = "; ".join(
-        f"id {raw_id!r}: field {e.field_name!r} is {e.problem}" for _, raw_id, e in errors[:_SHOW]
+    listed = "; ".join(
+        f"{'' if e.line is None else f'line {e.line}: '}id {shown(raw_id)}: "
+        f"field {e.field_name!r} is {e.problem}"
+        for _, raw_id, e in errors[:_SHOW]
     )
     more = "; ..." if len(errors) > _SHOW else ""
     hint = errors[0][2].hint
@@ -623,11 +701,11 @@ def _report_invalid(
             for where, raw_id, e in errors:
                 rejects.append(Rejected(where, raw_id, f"{e.field_name}: {e.problem}"))
         warnings.warn(
-            f"skipped {len(errors)} invalid articles ({shown}{more})", UserWarning, stacklevel=4
+            f"skipped {len(errors)} invalid articles ({listed}{more})", UserWarning, stacklevel=4
         )
         return
     msg = (
-        f"{len(errors)} invalid articles: {shown}{more}. To fix: {hint}; "
+        f"{len(errors)} invalid articles: {listed}{more}. To fix: {hint}; "
         "or pass on_invalid='skip' to leave them out."
     )
     raise InvalidArticleError(msg)
@@ -700,4 +778,3 @@ def as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value
     return dt.datetime(value.year, value.month, value.day)
-

@@ -50,6 +50,7 @@ from .features.growth import Grown, Growth
 from .features.growth import grow as grow_vocabulary
 from .features.tags import tag_rows
 from .results import ArticleId, Explanation, Related, TermContribution, UpdateReport
+from .validation import check_exclude, shown
 
 __all__ = ["Policy", "Ranker"]
 
@@ -180,6 +181,9 @@ class Ranker:
 
     def row(self, article_id: Any) -> int:
         """The row of an id, or :class:`UnknownArticleError` (with a hint on the id type)."""
+        if isinstance(article_id, bool):  # True == 1 as a dict key: never take it for id 1
+            msg = f"article id {article_id!r} is a bool, not an article id; pass a str or int id."
+            raise UnknownArticleError(msg)
         try:
             return self.row_of[article_id]
         except (KeyError, TypeError):
@@ -192,16 +196,12 @@ class Ranker:
             alternative = str(article_id)
         if alternative is not None and alternative in self.row_of:
             hint = f"; an {type(alternative).__name__} id {alternative!r} exists"
-        msg = f"article id {article_id!r} is not in the model{hint}."
+        msg = f"article id {shown(article_id)} is not in the model{hint}."
         raise UnknownArticleError(msg)
 
     def known_rows(self, ids: Iterable[Any] | None) -> list[int]:
         """Rows of the ids the archive holds (others are ignored), e.g. per-call exclusions."""
-        if ids is None:
-            return []
-        if isinstance(ids, str | int):
-            ids = [ids]
-        return [self.row_of[i] for i in ids if i in self.row_of]
+        return [self.row_of[i] for i in check_exclude(ids) if i in self.row_of]
 
     def remove(self, rows: Iterable[int]) -> None:
         """Take rows out of every list at once."""
