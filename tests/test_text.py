@@ -225,10 +225,11 @@ def test_drop_controls_maps_line_separators_to_newline(sep):
     assert drop_controls(f"a{sep}b") == "a\nb"
 
 
-def test_drop_controls_maps_spaces_and_drops_other_controls():
-    """Zs and tab become " "; NUL, ESC, DEL, C1 controls and U+FFFD disappear."""
+def test_drop_controls_maps_spaces_and_controls_to_a_space_and_drops_u_fffd():
+    """Zs, tab, NUL, ESC, DEL and C1 controls become " " (issue 17: "economy\\x00market" is
+    two words); U+FFFD and format characters disappear."""
     raw = "a\tb\u2009c\u3000d\x00e\x1bf\x7fg\x9fh\ufffdi\r\u200b\nj"
-    assert drop_controls(raw) == "a b c defghi\nj"
+    assert drop_controls(raw) == "a b c d e f g hi\nj"
 
 
 # -------------------------------------------------------------------------------- truncate

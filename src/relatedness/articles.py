@@ -15,9 +15,10 @@ import datetime as dt
 import json
 import math
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,9 +36,12 @@ __all__ = [
     "from_dataframe",
     "iter_jsonl",
     "load_articles",
+    "merge_sections",
     "parse_json",
     "read_csv",
     "read_jsonl",
+    "section_key",
+    "section_spelling",
 ]
 
 #: The fields an input row may carry; any other key is ignored (e.g. ``labels``, ``license``).
@@ -338,9 +342,13 @@ def read_csv(
     tag_separator : str, default "|"
         Separator inside the ``tags`` cell.
     on_invalid : {"raise", "skip"}, default "raise"
-        What to do with a row that has more cells than the header.
+        What to do with a malformed record: more cells than the header, an unbalanced
+        quote (which would otherwise swallow the rest of the file), or a cell longer than
+        :data:`MAX_CSV_CELL` characters. ``"raise"`` names every such line; ``"skip"``
+        leaves the record out with a warning naming its line, and reads on from the line
+        after the one it started on.
     problems : list of str, optional
-        Receives one message per malformed row (``"line 3: more cells than header
+        Receives one message per malformed record (``"line 3: more cells than header
         columns"``), e.g. to write a rejects file.
 
     Returns
@@ -357,30 +365,80 @@ def read_csv(
     first_problem = len(found)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or "id" not in reader.fieldnames:
-                msg = (
-                    f"{path}: the CSV header has no 'id' column "
-                    f"(found {reader.fieldnames!r}); the first row must name the columns."
-                )
-                raise InvalidArticleError(msg)
-            for row in reader:
-                if None in row:  # more cells than header names
-                    found.append(f"line {reader.line_num}: more cells than header columns")
-                    continue
-                clean: dict[str, Any] = {k: v for k, v in row.items() if k in FIELDS}
-                if clean.get("published") == "":
-                    clean["published"] = None
-                tags = clean.get("tags")
-                if isinstance(tags, str):
-                    clean["tags"] = [t.strip() for t in tags.split(tag_separator) if t.strip()]
-                clean["_line"] = reader.line_num
-                rows.append(clean)
+            lines = handle.read().splitlines(keepends=True)
     except UnicodeDecodeError as exc:
         msg = f"{path}: not valid UTF-8 (byte {exc.start}); re-encode the file as UTF-8."
         raise InvalidArticleError(msg) from None
+    header, records = _csv_records(lines, path, found)
+    if header is None or "id" not in header:
+        msg = (
+            f"{path}: the CSV header has no 'id' column "
+            f"(found {header!r}); the first row must name the columns."
+        )
+        raise InvalidArticleError(msg)
+    for line, cells in records:
+        if len(cells) > len(header):
+            found.append(f"line {line}: more cells than header columns")
+            continue
+        clean: dict[str, Any] = {
+            name: value for name, value in zip(header, cells, strict=False) if name in FIELDS
+        }
+        if clean.get("published") == "":
+            clean["published"] = None
+        tags = clean.get("tags")
+        if isinstance(tags, str):
+            clean["tags"] = [t.strip() for t in tags.split(tag_separator) if t.strip()]
+        clean["_line"] = line
+        rows.append(clean)
     _report_problems(found[first_problem:], path, on_invalid)
     return rows
+
+
+#: The longest CSV cell read (the csv module's default, 131,072, is shorter than many
+#: stories); a body this long is cut to ``max_chars`` anyway, with a warning.
+MAX_CSV_CELL = 64 * 2**20
+
+
+def _csv_records(
+    lines: list[str], path: Any, found: list[str]
+) -> tuple[list[str] | None, list[tuple[int, list[str]]]]:
+    """The header and ``(first line, cells)`` of each record of a CSV file's lines.
+
+    Parsed strictly: a quote that is never closed (or closed in the middle of a cell) would
+    otherwise swallow the rest of the file into one field. Such a record is reported in
+    ``found`` by its first line, and parsing resumes on the next line.
+    """
+    header: list[str] | None = None
+    records: list[tuple[int, list[str]]] = []
+    start = 0
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, MAX_CSV_CELL))
+    try:
+        while start < len(lines):
+            reader = csv.reader(iter(lines[start:]), strict=True)
+            first = start + 1  # the physical line the next record starts on
+            try:
+                for cells in reader:
+                    if header is None:
+                        header = cells
+                    elif cells:
+                        records.append((first, cells))
+                    first = start + reader.line_num + 1
+                start = len(lines)
+            except csv.Error as exc:
+                problem = str(exc)
+                if "field larger than field limit" in problem:
+                    problem = f"a cell longer than {MAX_CSV_CELL:,} characters"
+                elif "expected after" in problem or "unexpected end of data" in problem:
+                    problem = f"an unbalanced quote ({problem}): close it or escape it as \"\""
+                if header is None:
+                    msg = f"{path}: line {first}: the header row cannot be read: {problem}"
+                    raise InvalidArticleError(msg) from None
+                found.append(f"line {first}: {problem}")
+                start = first  # resume on the line after the bad record's first line
+    finally:
+        csv.field_size_limit(limit)
+    return header, records
 
 
 def from_dataframe(frame: Any) -> list[dict]:
@@ -683,7 +741,101 @@ def check_articles(
     if errors:
         _report_invalid(errors, on_invalid, rejects)
     _check_id_types(articles)
-    return _resolve_duplicates(articles, on_duplicate, line_of)
+    return merge_sections(_resolve_duplicates(articles, on_duplicate, line_of))
+
+
+def merge_sections(
+    articles: list[Article], known: Iterable[str] = (), *, stacklevel: int = 5
+) -> list[Article]:
+    """Give sections that differ only in case, Unicode form or invisible characters one name.
+
+    Sections are compared by :func:`section_key` (NFC, zero-width characters
+    and soft hyphens removed, casefolded): ``Politics``, ``poli\xadtics`` and
+    ``politics\u200b`` are one section. Its name is a ``known`` spelling with that key (the
+    fitted model's, when articles are added), else the cleaned spelling of the first article
+    in (``published``, ``id``) order: the earliest story names its section, whatever the
+    order of the input, so the result is deterministic. A warning lists every merge.
+    """
+    names = {section_key(name): name for name in known}
+    first: dict[str, Article] = {}
+    spellings: dict[str, set[str]] = {}
+    for article in articles:
+        if not article.section:
+            continue
+        key = section_key(article.section)
+        spellings.setdefault(key, set()).add(article.section)
+        held = first.get(key)
+        if held is None or _first_seen(article) < _first_seen(held):
+            first[key] = article
+    for key, article in first.items():
+        names.setdefault(key, section_spelling(article.section))
+    merged = {
+        names[key]: sorted(spelled - {names[key]})
+        for key, spelled in spellings.items()
+        if spelled - {names[key]}
+    }
+    if not merged:
+        return articles
+    listed = "; ".join(
+        f"{ascii(name)} <- {', '.join(ascii(s) for s in others)}"
+        for name, others in sorted(merged.items())[: 2 * _SHOW]
+    )
+    more = "; ..." if len(merged) > 2 * _SHOW else ""
+    warnings.warn(
+        f"merged {len(merged)} sections spelled differently (case, Unicode form or invisible "
+        f"characters): {listed}{more}",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return [
+        a if not a.section or names[section_key(a.section)] == a.section
+        else replace(a, section=names[section_key(a.section)])
+        for a in articles
+    ]  # fmt: skip
+
+
+def section_spelling(name: str) -> str:
+    r"""Return a section name as it is displayed: NFC, format characters (zero-width
+    space, soft hyphen, bidi marks) removed, controls as spaces, one space between words;
+    the case is kept.
+
+    Examples
+    --------
+    >>> section_spelling(" poli\xadtics\u200b ") == "politics"
+    True
+    >>> section_spelling("cafe\u0301") == "caf\u00e9"
+    True
+    """
+    text = unicodedata.normalize("NFC", name)
+    if not text.isprintable():  # a table lookup: the common name pays nothing more
+        kinds = [unicodedata.category(ch) for ch in text]
+        text = "".join(
+            " " if kind in ("Cc", "Zs", "Zl", "Zp") else ch
+            for ch, kind in zip(text, kinds, strict=True)
+            if kind not in ("Cf", "Cs", "Co", "Cn")
+        )
+    return " ".join(text.split())
+
+
+def section_key(name: str) -> str:
+    r"""Return the key sections are compared by: :func:`section_spelling`, casefolded.
+
+    ``"Politics"``, ``"poli\xadtics"`` (soft hyphen), ``"politics\u200b"`` (zero-width
+    space) and the NFC and NFD spellings of ``"café"`` share one key: they are one section.
+
+    Examples
+    --------
+    >>> section_key("Poli\xadtics") == section_key("politics\u200b") == "politics"
+    True
+    """
+    return section_spelling(name).casefold()
+
+
+def _first_seen(article: Article) -> tuple[int, dt.datetime, Any]:
+    """The order that decides a section's name: dated before undated, older first, then id."""
+    if article.published is None:
+        return (1, dt.datetime.min, article.id)
+    return (0, as_datetime(article.published), article.id)
 
 
 def _report_invalid(

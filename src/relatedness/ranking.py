@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .archive import Archive
-from .articles import Article, Query, as_datetime
+from .archive import Archive, warn_cut
+from .articles import Article, Query, as_datetime, merge_sections, section_key
 from .engine import (
     Rules,
     SectionPolicy,
@@ -133,6 +133,8 @@ class Ranker:
         self.row_of = {article_id: row for row, article_id in enumerate(ids)}
         self.section_names = sorted(set(archive.sections))
         self.section_code = {name: code for code, name in enumerate(self.section_names)}
+        #: A section as a query or a rule may spell it -> its name in the archive.
+        self.section_named = {section_key(name): name for name in self.section_names}
         codes = np.array([self.section_code[s] for s in archive.sections], dtype=np.int64)
         stamps = np.array(
             [
@@ -156,9 +158,9 @@ class Ranker:
             row = self.row_of.get(article_id)
             if row is not None:
                 visible[row] = False
-        hidden = set(exclude_sections)
+        hidden = {section_key(s) for s in exclude_sections}
         if hidden:
-            visible &= np.array([s not in hidden for s in archive.sections], dtype=bool)
+            visible &= np.array([section_key(s) not in hidden for s in archive.sections])
         #: Rows that may appear in a list.
         self.visible = visible
         self.blocked: dict[int, list[int]] = {}
@@ -569,7 +571,10 @@ class Ranker:
         own = self.row_of.get(query.id, -1) if query.id is not None else -1
         # Without a section every section is searched; a section the model has never seen
         # has no same-section stories.
-        code = -1 if query.section is None else self.section_code.get(query.section, -1)
+        section = None
+        if query.section is not None:  # "politics\u200b" asks for the archive's "Politics"
+            section = self.section_named.get(section_key(query.section), query.section)
+        code = -1 if section is None else self.section_code.get(section, -1)
         tags = None
         if policy.tag_weight:
             tags = tag_rows([list(query.tags)], self.tag_vocabulary)[0]
@@ -577,7 +582,7 @@ class Ranker:
             vector,
             np.array([own]),
             np.array([code]),
-            [query.section or ""],
+            [section or ""],
             days_since_epoch([query.published]),
             tags,
             k,
@@ -944,9 +949,11 @@ class Ranker:
                 f"{type(ids[0]).__name__}; one corpus uses one id type."
             )
             raise InvalidArticleError(msg)
+        articles = merge_sections(list(articles), self.section_names, stacklevel=5)
         base = self.current_archive()
         vec = base.vectorizer
         cleaned = [vec.clean_document(a) for a in articles]
+        warn_cut(vec, articles)
         step = grow_vocabulary(vec, base.growth or Growth.start(vec), cleaned)
         more = Archive.of(step.vectorizer, step.rows, step.norms, articles, cleaned, snippet_chars)
         return base.grown(step, more), step
