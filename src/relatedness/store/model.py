@@ -82,6 +82,8 @@ from ..exceptions import (
 )
 from ..features.growth import Growth
 from ..features.tfidf import FieldTfidfVectorizer
+from ..text.boilerplate import pattern_problem
+from ..validation import shown
 
 __all__ = [
     "CURRENT",
@@ -741,6 +743,7 @@ def load_model(
             MANIFEST,
             f"parameter check failed: missing {sorted(missing)!r}, unknown {sorted(unknown)!r}",
         )
+    _check_patterns(directory, saved.get("boilerplate_patterns"))
     try:
         values = params.from_manifest(saved)
         params.check("RelatedArticles", values)
@@ -773,6 +776,24 @@ def load_model(
         growth=_load_growth(directory, manifest, vectorizer, n, mmap),
     )
     return values, archive
+
+
+def _check_patterns(directory: Path, patterns: Any) -> None:
+    """Refuse patterns that could hang a query (a manifest is untrusted input, and its
+    SHA-256s can be recomputed by whoever edits it): every one must run in linear time."""
+    if not isinstance(patterns, list | tuple):
+        return  # the parameter check names a wrong type
+    for i, pattern in enumerate(patterns):
+        problem = pattern_problem(pattern)
+        if problem is not None:
+            raise _fail(
+                directory,
+                MANIFEST,
+                f"parameter check failed: boilerplate_patterns[{i}] {shown(pattern)} is "
+                f"{problem}; refit the model with a simpler pattern "
+                "(relatedness fit --boilerplate-pattern ...), or sign models (--key-file) so "
+                "an edited manifest is refused",
+            )
 
 
 def _load_growth(

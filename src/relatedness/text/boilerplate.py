@@ -10,17 +10,20 @@ coerced). Lines that recur across a corpus are :mod:`relatedness.text.recurring`
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .unicode import normalize_line
 
 __all__ = [
     "DEFAULT_BOILERPLATE_RULES",
+    "MAX_PATTERN_CHARS",
+    "MAX_PATTERN_LINE_CHARS",
     "BoilerplateRule",
     "apply_rules",
     "coerce_rules",
+    "pattern_problem",
     "remove_boilerplate",
 ]
 
@@ -213,7 +216,9 @@ def coerce_rules(
     ----------
     extra_patterns : sequence of str, re.Pattern or BoilerplateRule
         A string is compiled case-insensitively and, like a compiled pattern, becomes a
-        ``"drop_line"`` rule named ``"extra_<i>"``; a rule is kept as it is. A single
+        ``"drop_line"`` rule named ``"extra_<i>"`` that tests lines of at most
+        :data:`MAX_PATTERN_LINE_CHARS` characters (the cost of a regex is bounded by the
+        line it runs on); a rule is kept as it is. A single
         pattern or rule counts as a one-element sequence.
 
     Returns
@@ -242,9 +247,12 @@ def coerce_rules(
         if isinstance(item, BoilerplateRule):
             rules.append(item)
         elif isinstance(item, re.Pattern):
-            rules.append(BoilerplateRule(f"extra_{i}", item, "drop_line"))
+            rules.append(BoilerplateRule(f"extra_{i}", item, "drop_line", MAX_PATTERN_LINE_CHARS))
         elif isinstance(item, str):
-            rules.append(BoilerplateRule(f"extra_{i}", re.compile(item, re.IGNORECASE)))
+            pattern = re.compile(item, re.IGNORECASE)
+            rules.append(
+                BoilerplateRule(f"extra_{i}", pattern, "drop_line", MAX_PATTERN_LINE_CHARS)
+            )
         else:
             msg = (
                 f"extra_patterns[{i}] must be a str, a compiled pattern or a BoilerplateRule, "
@@ -252,6 +260,93 @@ def coerce_rules(
             )
             raise TypeError(msg)
     return tuple(rules)
+
+
+#: Lines longer than this are not tested against user patterns (``extra_patterns``): the
+#: cost of a regex grows with the line, and boilerplate lines are short.
+MAX_PATTERN_LINE_CHARS = 1_000
+#: The longest user pattern a loaded model may carry.
+MAX_PATTERN_CHARS = 500
+
+
+def pattern_problem(pattern: str) -> str | None:
+    r"""Why a user pattern could take more than linear time, or None when it cannot.
+
+    Checked for patterns from a loaded model (an untrusted manifest): longer than
+    :data:`MAX_PATTERN_CHARS`, not a valid regex, a backreference, or a repeat that holds
+    another repeat (``(a+)+``, ``(a*)*``) or alternatives that can start alike
+    (``(a|a)+``, ``(\w|a)*``) - the shapes that backtrack exponentially.
+
+    Examples
+    --------
+    >>> pattern_problem(r"^download our app$") is None
+    True
+    >>> pattern_problem(r"^(a+)+$")
+    'a repeat inside a repeat (nested quantifiers backtrack exponentially)'
+    """
+    if not isinstance(pattern, str):
+        return f"a {type(pattern).__name__}, not a str"
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return f"{len(pattern)} characters long (at most {MAX_PATTERN_CHARS})"
+    try:
+        tree = _sre_parse(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        return f"not a valid regular expression ({exc})"
+    return _tree_problem(tree, inside_repeat=False)
+
+
+def _sre_parse(pattern: str) -> list:
+    # The stdlib's own regex parser (re._parser since 3.11, sre_parse before): the tree
+    # the engine will run, so the check cannot disagree with what is compiled.
+    parser: Any = getattr(re, "_parser", None)
+    if parser is None:  # pragma: no cover - Python 3.10
+        import sre_parse as parser
+    return list(parser.parse(pattern))
+
+
+def _tree_problem(items: Iterable[Any], inside_repeat: bool) -> str | None:
+    for op, av in items:
+        name = str(op)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, sub = av
+            repeats = high is None or high > 1 or str(high) == "MAXREPEAT"
+            if repeats and inside_repeat:
+                return "a repeat inside a repeat (nested quantifiers backtrack exponentially)"
+            found = _tree_problem(sub, inside_repeat or repeats)
+            if found:
+                return found
+        elif name == "BRANCH":
+            branches = av[1]
+            if inside_repeat and not _distinct_starts(branches):
+                return "repeated alternatives that can start alike (e.g. (a|a)+)"
+            for branch in branches:
+                found = _tree_problem(branch, inside_repeat)
+                if found:
+                    return found
+        elif name == "SUBPATTERN":
+            found = _tree_problem(av[-1], inside_repeat)
+            if found:
+                return found
+        elif name in ("GROUPREF", "GROUPREF_EXISTS"):
+            return "a backreference"
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            found = _tree_problem(av[1], inside_repeat)
+            if found:
+                return found
+        elif name == "IN" and inside_repeat:
+            continue
+    return None
+
+
+def _distinct_starts(branches: Sequence[Any]) -> bool:
+    """Whether every alternative starts with its own literal character (no overlap)."""
+    firsts = []
+    for branch in branches:
+        items = list(branch)
+        if not items or str(items[0][0]) != "LITERAL":
+            return False
+        firsts.append(items[0][1])
+    return len(set(firsts)) == len(firsts)
 
 
 _SENTENCE_END = (".", "!", "?", "…")
