@@ -42,9 +42,11 @@ class BoilerplateRule:
         A short identifier, used in reports and tests.
     pattern : re.Pattern[str]
         A compiled pattern, usually case-insensitive.
-    action : {"drop_line", "cut_rest"}, default="drop_line"
-        ``"drop_line"`` removes the matching line; ``"cut_rest"`` removes it and
-        everything after it (a "Related articles" block at the end of a page).
+    action : {"drop_line", "drop_block", "cut_rest"}, default="drop_line"
+        ``"drop_line"`` removes the matching line; ``"drop_block"`` removes it and the
+        headline-like lines after it, up to the next paragraph of the story (a "Related
+        articles" block before, inside or after the story); ``"cut_rest"`` removes it and
+        everything after it.
     max_line_chars : int or None, default=None
         Lines longer than this (after whitespace collapsing) are not tested at all.
         A pre-filter for speed: most article lines are long paragraphs that a
@@ -67,7 +69,7 @@ class BoilerplateRule:
 
     name: str
     pattern: re.Pattern[str]
-    action: Literal["drop_line", "cut_rest"] = "drop_line"
+    action: Literal["drop_line", "drop_block", "cut_rest"] = "drop_line"
     max_line_chars: int | None = None
 
     def __post_init__(self) -> None:
@@ -78,9 +80,10 @@ class BoilerplateRule:
                 f"got {type(self.pattern).__name__}; use re.compile(...)."
             )
             raise TypeError(msg)
-        if self.action not in ("drop_line", "cut_rest"):
+        if self.action not in ("drop_line", "drop_block", "cut_rest"):
             msg = (
-                f"BoilerplateRule {self.name!r}: action must be 'drop_line' or 'cut_rest', "
+                f"BoilerplateRule {self.name!r}: action must be 'drop_line', 'drop_block' or "
+                "'cut_rest', "
                 f"got {self.action!r}."
             )
             raise ValueError(msg)
@@ -120,7 +123,10 @@ class BoilerplateRule:
 
 
 def _rule(
-    name: str, pattern: str, action: Literal["drop_line", "cut_rest"], max_line_chars: int
+    name: str,
+    pattern: str,
+    action: Literal["drop_line", "drop_block", "cut_rest"],
+    max_line_chars: int,
 ) -> BoilerplateRule:
     return BoilerplateRule(name, re.compile(pattern, re.IGNORECASE), action, max_line_chars)
 
@@ -138,6 +144,9 @@ _RELATED_BLOCK = (
     r"|recommended(?:\s+(?:for\s+you|stories|articles|reading))?"
     r"|more\s+(?:stories|articles)"
     r"|more\s+from\s+[^.!?:]{1,40}?"
+    r"|most\s+(?:read|popular|viewed|shared|commented)(?:\s+(?:stories|articles|today|now))?"
+    r"|trending(?:\s+(?:now|stories|articles|today|topics))?"
+    r"|(?:top|popular|latest)\s+(?:stories|articles|news)"
     r")\s*[:\u00bb\u203a>\u2192]?$"
 )
 # Inline promos for other stories ("Read more: <headline>").
@@ -152,6 +161,16 @@ _SYNDICATION = (
     r"|(?:originally|first)\s+(?:published|posted|appeared)\s+(?:on|at|in|by)\b"
     r"|(?:republished|reprinted)\s+(?:with|by|from|under)\b"
     r").*$"
+)
+# Wire credits and copyright lines: "Source: AFP", "Copyright 2024 Reuters", "(c) 2024 AP.
+# All rights reserved." Whole short lines only, so "The source: a leaked memo" stays
+# unless it is the whole line of at most a few words.
+_CREDIT = (
+    r"^(?=.{1,120}$)(?:"
+    r"(?:source|sources|via)\s*:\s*[\w&.,/' -]{1,50}"
+    r"|(?:copyright|\u00a9|\(c\))\s*(?:\u00a9\s*)?(?:\d{4}(?:\s*-\s*\d{4})?)?\s*[\w&.,' -]{0,60}"
+    r"(?:all\s+rights\s+reserved\.?)?"
+    r")$"
 )
 # Share/subscribe/follow/newsletter/cookie/advert/caption lines.
 _SHARE = (
@@ -187,7 +206,8 @@ _BREADCRUMB = (
 )
 
 DEFAULT_BOILERPLATE_RULES: tuple[BoilerplateRule, ...] = (
-    _rule("related_block", _RELATED_BLOCK, "cut_rest", 80),
+    _rule("related_block", _RELATED_BLOCK, "drop_block", 80),
+    _rule("credit", _CREDIT, "drop_line", 120),
     _rule("promo", _PROMO, "drop_line", 200),
     _rule("syndication", _SYNDICATION, "drop_line", 200),
     _rule("share", _SHARE, "drop_line", 200),
@@ -195,9 +215,12 @@ DEFAULT_BOILERPLATE_RULES: tuple[BoilerplateRule, ...] = (
 )
 """The default line rules of :func:`remove_boilerplate`, in the order they are tried.
 
-``related_block`` (cut_rest) matches a line that is only a heading such as
+``related_block`` (drop_block) matches a line that is only a heading such as
 "Related Articles", "More on this story", "Read more", "You may also like",
-"Recommended for you", "More from <short name>", "Also read" or "See also".
+"Recommended for you", "More from <short name>", "Most read", "Trending", "Also read" or
+"See also", and drops it with the headline-like lines after it (a block before the story
+no longer wipes the story; a lone "Related" line mid-story no longer cuts the rest).
+``credit`` drops "Source: AFP" and "Copyright 2024 Reuters" lines.
 ``promo`` drops "Read more: <headline>" lines. ``syndication`` drops "This article
 is originally published on ...", "Originally published on ...", "This story was first
 published by ...", "This article first appeared on ...", "Republished with permission
@@ -507,9 +530,14 @@ def apply_rules(text: str, all_rules: Sequence[BoilerplateRule], *, collapsed: b
     # (most lines of an article are paragraphs far longer than a boilerplate line).
     longest = max((limit for limit, _, _ in checks), default=-1)
     kept: list[str] = []
+    in_block = False  # inside a "Related articles" block: headline lines are dropped
     for line in text.split("\n"):
         key = line if collapsed else " ".join(line.split())
         n = len(key)
+        if in_block:
+            if not key or not _is_paragraph(key):
+                continue
+            in_block = False  # the story resumes
         if n > longest:
             kept.append(line)
             continue
@@ -518,6 +546,24 @@ def apply_rules(text: str, all_rules: Sequence[BoilerplateRule], *, collapsed: b
             action = next((a for limit, search, a in checks if n <= limit and search(key)), None)
         if action == "cut_rest":
             break
-        if action is None:
+        if action == "drop_block":
+            in_block = True
+        elif action is None:
             kept.append(line)
     return "\n".join(_drop_page_header(kept))
+
+
+#: A line of story text rather than a linked headline: a sentence of this many words.
+_PARAGRAPH_WORDS = 8
+
+
+def _is_paragraph(line: str) -> bool:
+    """Whether a line reads as story text (a long line, or a sentence of several words)
+    rather than a linked headline, which ends a "Related articles" block."""
+    if line.endswith(("...", "\u2026")):
+        return False  # a teaser: "In a recent interview with the magazine Le Point, ..."
+    if len(line) > 150:
+        return True
+    return line.rstrip("\"'\u201d\u2019)").endswith(_SENTENCE_END) and (
+        line.count(" ") + 1 >= _PARAGRAPH_WORDS
+    )
