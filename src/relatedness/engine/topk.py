@@ -111,7 +111,6 @@ def topk_block(
         return columns, scores
 
     block = (queries @ candidates_t).toarray()
-    np.minimum(block, 1.0, out=block)  # a cosine is at most 1; float32 rows round above it
     rows = np.arange(m)
     has_self = exclude >= 0
     block[rows[has_self], exclude[has_self]] = 0.0
