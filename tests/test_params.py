@@ -119,15 +119,19 @@ def test_flags_have_distinct_options_and_name_table_rows():
 
 #: Every flag of every command, as released: the table may generate them, never rename them.
 CLI_FLAGS = {
-    "fit": ["articles", "--model", "--k", "--section-policy", "--language", "--title-weight",
+    "fit": ["articles", "--model", "--key-file",
+            "--k", "--section-policy", "--language", "--title-weight",
             "--min-df", "--ngram-max", "--idf-power", "--max-df", "--skip-invalid", "--rejects",
             "--keep-last", "--max-age", "--half-life", "--no-newer", "--duplicate-threshold",
             "--diversity", "--max-per-section", "--exclude-id", "--exclude-section",
             "--tag-weight", "--feedback", "--feedback-weight", "--policy-file", "--fallback"],
-    "related": ["id", "--model", "--k", "--format", "--explain"],
-    "precompute": ["--model", "--out", "--format", "--k", "--ids", "--shard-size", "--resume",
+    "related": ["id", "--model", "--key-file", "--require-signature", "--k", "--format",
+                "--explain"],
+    "precompute": ["--model", "--key-file", "--require-signature",
+                   "--out", "--format", "--k", "--ids", "--shard-size", "--resume",
                    "--jobs", "--backend", "--scheduler", "--quiet"],
-    "update": ["--model", "--add", "--remove", "--out", "--apply", "--k"],
+    "update": ["--model", "--key-file", "--require-signature", "--add", "--remove", "--out",
+               "--apply", "--k"],
     "evaluate": ["articles", "--label", "--k", "--format", "--baselines"],
     "demo": ["--k", "--articles"],
 }  # fmt: skip
