@@ -62,7 +62,7 @@ def oracle(cands, queries, exclude, k, allowed, rules, tags_of_set):
         ranked = []
         for j in range(cands.size):
             row = int(cands.global_rows[j])
-            cos = cosines[i, j]
+            cos = min(cosines[i, j], 1.0)  # the contract: a cosine is at most 1 (issue 17, 9)
             if j == exclude[i] or cos <= 0 or (allowed is not None and not allowed[row]):
                 continue
             if rules is None:

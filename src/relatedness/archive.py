@@ -10,6 +10,7 @@ title, section, publication time, url, snippet, tags, plus the ids taken down. T
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,7 +22,8 @@ from .articles import Article, Rejected, check_articles
 from .features.growth import Grown, Growth
 from .features.tfidf import FieldTfidfVectorizer
 from .results import ArticleId
-from .text import make_snippet
+from .text import clean_text, make_snippet
+from .validation import shown
 
 __all__ = ["Archive", "fit_archive"]
 
@@ -180,4 +182,37 @@ def fit_archive(
     finally:
         if worker is not None:
             worker.close()
+    warn_cut(vectorizer, checked)
     return Archive.of(vectorizer, matrix, vectorizer.row_norms_, checked, cleaned, snippet_chars)
+
+
+def warn_cut(vectorizer: FieldTfidfVectorizer, articles: Sequence[Article]) -> None:
+    """Warn, naming the ids, when a body was cut at ``max_chars`` (BAD_INPUTS.md row 7).
+
+    Only a body longer than ``max_chars`` can be cut; those (rare) are cleaned once more with
+    twice the cap, which is longer than ``max_chars`` exactly when the cap cut the text (a
+    cut backs off at most a tenth of the cap to keep a character whole).
+    """
+    cap = vectorizer.max_chars
+    cut = [
+        a.id
+        for a in articles
+        if len(a.body) > cap
+        and len(
+            clean_text(
+                a.body,
+                max_chars=2 * cap,
+                boilerplate=vectorizer.boilerplate,
+                extra_patterns=tuple(vectorizer.boilerplate_patterns),
+            )
+        )
+        > cap
+    ]
+    if cut:
+        warnings.warn(
+            f"{len(cut)} article bodies were longer than max_chars={cap} characters after "
+            f"cleaning and were cut there (e.g. ids {', '.join(shown(i) for i in cut[:5])}); raise "
+            "max_chars to index more of them.",
+            UserWarning,
+            stacklevel=4,
+        )

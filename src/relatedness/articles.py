@@ -14,14 +14,17 @@ import csv
 import datetime as dt
 import json
 import math
+import re
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from .exceptions import DuplicateIdError, InvalidArticleError, InvalidParameterError
 from .results import ArticleId
+from .validation import shown
 
 __all__ = [
     "Article",
@@ -33,12 +36,19 @@ __all__ = [
     "from_dataframe",
     "iter_jsonl",
     "load_articles",
+    "merge_sections",
+    "parse_json",
     "read_csv",
     "read_jsonl",
+    "section_key",
+    "section_spelling",
 ]
 
 #: The fields an input row may carry; any other key is ignored (e.g. ``labels``, ``license``).
 FIELDS = ("id", "title", "body", "section", "published", "tags", "url")
+
+#: The range of int ids: a signed 64-bit integer, as SQLite and numpy store them.
+MIN_INT_ID, MAX_INT_ID = -(2**63), 2**63 - 1
 
 #: How many offending ids an error message lists before "...".
 _SHOW = 5
@@ -143,11 +153,15 @@ def check_query(article: Any) -> Query:
         return Query(title, body, tags, None, None, None)
     if isinstance(article, Article):
         return Query(title, body, tags, article.section or None, article.id, article.published)
-    published = None
-    if article.get("published") is not None:
-        (checked,) = check_articles([{"id": "related_to", "published": article["published"]}])
-        published = checked.published
-    return Query(title, body, tags, article.get("section") or None, article.get("id"), published)
+    try:
+        section = _check_section(article) if article.get("section") is not None else None
+        checked_tags = _check_tags(article)
+        published = _check_published(article)
+        article_id = None if article.get("id") is None else _check_id(article["id"])
+    except _RowError as exc:
+        msg = f"related_to: field {exc.field_name!r} is {exc.problem}; {exc.hint}."
+        raise InvalidArticleError(msg) from None
+    return Query(title, body, checked_tags, section or None, article_id, published)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +177,52 @@ class Rejected:
 # Readers: files and frames -> dicts. They check the container (JSON syntax, UTF-8), not the
 # fields; fields are checked once, in check_articles.
 # --------------------------------------------------------------------------------------------
+
+
+#: How deep a JSON value may nest. An article is an object of strings and one list of tags
+#: (depth 2); 200k nested brackets would otherwise exhaust the stack (RecursionError).
+MAX_JSON_DEPTH = 64
+
+
+def parse_json(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads(text)``, refusing what the stdlib parser cannot refuse cleanly.
+
+    Raises
+    ------
+    ValueError
+        Invalid JSON, nesting deeper than ``max_depth`` (checked before parsing, so no
+        ``RecursionError``), or an integer of more than 4,300 digits (Python's int limit).
+        The message says which.
+    """
+    depth = _max_nesting(text)
+    if depth > max_depth:
+        msg = f"JSON nested {depth} levels deep (at most {max_depth}); flatten the value"
+        raise ValueError(msg)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"invalid JSON ({exc.msg})"
+    except RecursionError:  # defensive: the depth check above should make this unreachable
+        msg = f"JSON nested too deep (at most {max_depth})"
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        msg = "a number of more than 4,300 digits; write such an id as a str"
+    raise ValueError(msg)
+
+
+def _max_nesting(text: str) -> int:
+    """The deepest bracket nesting outside JSON strings (regex passes at C speed: a 50 MB
+    body costs milliseconds, not a Python loop over its characters)."""
+    if text.count("[") + text.count("{") <= 1:
+        return 1
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # unrolled: linear
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def read_jsonl(
@@ -250,9 +310,9 @@ def iter_jsonl(
                 found.append(f"line {number}: invalid UTF-8 at byte {exc.start}")
                 continue
             try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                found.append(f"line {number}: invalid JSON ({exc.msg})")
+                obj = parse_json(text)
+            except ValueError as exc:
+                found.append(f"line {number}: {exc}")
                 continue
             if not isinstance(obj, dict):
                 found.append(f"line {number}: a JSON {type(obj).__name__}, not an object")
@@ -282,9 +342,13 @@ def read_csv(
     tag_separator : str, default "|"
         Separator inside the ``tags`` cell.
     on_invalid : {"raise", "skip"}, default "raise"
-        What to do with a row that has more cells than the header.
+        What to do with a malformed record: more cells than the header, an unbalanced
+        quote (which would otherwise swallow the rest of the file), or a cell longer than
+        :data:`MAX_CSV_CELL` characters. ``"raise"`` names every such line; ``"skip"``
+        leaves the record out with a warning naming its line, and reads on from the line
+        after the one it started on.
     problems : list of str, optional
-        Receives one message per malformed row (``"line 3: more cells than header
+        Receives one message per malformed record (``"line 3: more cells than header
         columns"``), e.g. to write a rejects file.
 
     Returns
@@ -301,30 +365,80 @@ def read_csv(
     first_problem = len(found)
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or "id" not in reader.fieldnames:
-                msg = (
-                    f"{path}: the CSV header has no 'id' column "
-                    f"(found {reader.fieldnames!r}); the first row must name the columns."
-                )
-                raise InvalidArticleError(msg)
-            for row in reader:
-                if None in row:  # more cells than header names
-                    found.append(f"line {reader.line_num}: more cells than header columns")
-                    continue
-                clean: dict[str, Any] = {k: v for k, v in row.items() if k in FIELDS}
-                if clean.get("published") == "":
-                    clean["published"] = None
-                tags = clean.get("tags")
-                if isinstance(tags, str):
-                    clean["tags"] = [t.strip() for t in tags.split(tag_separator) if t.strip()]
-                clean["_line"] = reader.line_num
-                rows.append(clean)
+            lines = handle.read().splitlines(keepends=True)
     except UnicodeDecodeError as exc:
         msg = f"{path}: not valid UTF-8 (byte {exc.start}); re-encode the file as UTF-8."
         raise InvalidArticleError(msg) from None
+    header, records = _csv_records(lines, path, found)
+    if header is None or "id" not in header:
+        msg = (
+            f"{path}: the CSV header has no 'id' column "
+            f"(found {header!r}); the first row must name the columns."
+        )
+        raise InvalidArticleError(msg)
+    for line, cells in records:
+        if len(cells) > len(header):
+            found.append(f"line {line}: more cells than header columns")
+            continue
+        clean: dict[str, Any] = {
+            name: value for name, value in zip(header, cells, strict=False) if name in FIELDS
+        }
+        if clean.get("published") == "":
+            clean["published"] = None
+        tags = clean.get("tags")
+        if isinstance(tags, str):
+            clean["tags"] = [t.strip() for t in tags.split(tag_separator) if t.strip()]
+        clean["_line"] = line
+        rows.append(clean)
     _report_problems(found[first_problem:], path, on_invalid)
     return rows
+
+
+#: The longest CSV cell read (the csv module's default, 131,072, is shorter than many
+#: stories); a body this long is cut to ``max_chars`` anyway, with a warning.
+MAX_CSV_CELL = 64 * 2**20
+
+
+def _csv_records(
+    lines: list[str], path: Any, found: list[str]
+) -> tuple[list[str] | None, list[tuple[int, list[str]]]]:
+    """The header and ``(first line, cells)`` of each record of a CSV file's lines.
+
+    Parsed strictly: a quote that is never closed (or closed in the middle of a cell) would
+    otherwise swallow the rest of the file into one field. Such a record is reported in
+    ``found`` by its first line, and parsing resumes on the next line.
+    """
+    header: list[str] | None = None
+    records: list[tuple[int, list[str]]] = []
+    start = 0
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, MAX_CSV_CELL))
+    try:
+        while start < len(lines):
+            reader = csv.reader(iter(lines[start:]), strict=True)
+            first = start + 1  # the physical line the next record starts on
+            try:
+                for cells in reader:
+                    if header is None:
+                        header = cells
+                    elif cells:
+                        records.append((first, cells))
+                    first = start + reader.line_num + 1
+                start = len(lines)
+            except csv.Error as exc:
+                problem = str(exc)
+                if "field larger than field limit" in problem:
+                    problem = f"a cell longer than {MAX_CSV_CELL:,} characters"
+                elif "expected after" in problem or "unexpected end of data" in problem:
+                    problem = f"an unbalanced quote ({problem}): close it or escape it as \"\""
+                if header is None:
+                    msg = f"{path}: line {first}: the header row cannot be read: {problem}"
+                    raise InvalidArticleError(msg) from None
+                found.append(f"line {first}: {problem}")
+                start = first  # resume on the line after the bad record's first line
+    finally:
+        csv.field_size_limit(limit)
+    return header, records
 
 
 def from_dataframe(frame: Any) -> list[dict]:
@@ -416,6 +530,7 @@ class _RowError(Exception):
         self.field_name = field_name
         self.problem = problem
         self.hint = hint
+        self.line: int | None = None  # the file line, when the row came from a reader
 
 
 def _check_text(row: Mapping[str, Any], name: str) -> str:
@@ -463,14 +578,26 @@ def _check_tags(row: Mapping[str, Any]) -> tuple[str, ...]:
     raise _RowError(field_name="tags", problem=_describe(value), hint="pass tags as a list of str")
 
 
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    """An aware datetime as naive UTC; one that UTC cannot hold is the row's error."""
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC; 9999-12-31-01:00 in 10000
+        raise _RowError(
+            field_name="published",
+            problem=f"{shown(value.isoformat())}, outside the years 1-9999 once converted to UTC",
+            hint="give a date between 0001-01-02 and 9999-12-30, or none",
+        ) from None
+
+
 def _check_published(row: Mapping[str, Any]) -> dt.datetime | dt.date | None:
     value = row.get("published")
     if _is_missing(value) or value == "":
         return None
     if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return value
+        return _in_utc(value)
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
@@ -482,12 +609,10 @@ def _check_published(row: Mapping[str, Any]) -> dt.datetime | dt.date | None:
         except ValueError:
             raise _RowError(
                 field_name="published",
-                problem=f"{value!r} is not an ISO date",
+                problem=f"{shown(value)} is not an ISO date",
                 hint="use YYYY-MM-DD or an ISO datetime",
             ) from None
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return parsed
+        return _in_utc(parsed)
     raise _RowError(
         field_name="published",
         problem=_describe(value),
@@ -507,6 +632,13 @@ def _check_id(value: Any) -> ArticleId:
         raise _RowError(
             field_name="id", problem="an empty string", hint="give every article a non-empty id"
         )
+    if isinstance(value, int) and not MIN_INT_ID <= value <= MAX_INT_ID:
+        # Int ids are stored as SQLite INTEGER and compared as numbers: 64 bits, signed.
+        raise _RowError(
+            field_name="id",
+            problem=f"{shown(value)}, outside the signed 64-bit range",
+            hint="use int ids within +-9.2e18, or str ids",
+        )
     return value
 
 
@@ -523,7 +655,7 @@ def _check_encodable(article: Article) -> None:
                 except UnicodeEncodeError as exc:
                     raise _RowError(
                         field_name=name,
-                        problem=f"text with a lone surrogate ({text[exc.start:exc.end]!r} at "
+                        problem=f"text with a lone surrogate ({text[exc.start : exc.end]!r} at "
                         f"character {exc.start})",
                         hint="repair the text, e.g. s.encode('utf-8', 'replace').decode()",
                     ) from None
@@ -598,6 +730,8 @@ def check_articles(
             )
             _check_encodable(article)
         except _RowError as exc:
+            if isinstance(item, Mapping) and isinstance(item.get("_line"), int):
+                exc.line = item["_line"]
             errors.append((where, raw_id, exc))
             continue
         articles.append(article)
@@ -607,14 +741,110 @@ def check_articles(
     if errors:
         _report_invalid(errors, on_invalid, rejects)
     _check_id_types(articles)
-    return _resolve_duplicates(articles, on_duplicate, line_of)
+    return merge_sections(_resolve_duplicates(articles, on_duplicate, line_of))
+
+
+def merge_sections(
+    articles: list[Article], known: Iterable[str] = (), *, stacklevel: int = 5
+) -> list[Article]:
+    """Give sections that differ only in case, Unicode form or invisible characters one name.
+
+    Sections are compared by :func:`section_key` (NFC, zero-width characters
+    and soft hyphens removed, casefolded): ``Politics``, ``poli\xadtics`` and
+    ``politics\u200b`` are one section. Its name is a ``known`` spelling with that key (the
+    fitted model's, when articles are added), else the cleaned spelling of the first article
+    in (``published``, ``id``) order: the earliest story names its section, whatever the
+    order of the input, so the result is deterministic. A warning lists every merge.
+    """
+    names = {section_key(name): name for name in known}
+    first: dict[str, Article] = {}
+    spellings: dict[str, set[str]] = {}
+    for article in articles:
+        if not article.section:
+            continue
+        key = section_key(article.section)
+        spellings.setdefault(key, set()).add(article.section)
+        held = first.get(key)
+        if held is None or _first_seen(article) < _first_seen(held):
+            first[key] = article
+    for key, article in first.items():
+        names.setdefault(key, section_spelling(article.section))
+    merged = {
+        names[key]: sorted(spelled - {names[key]})
+        for key, spelled in spellings.items()
+        if spelled - {names[key]}
+    }
+    if not merged:
+        return articles
+    listed = "; ".join(
+        f"{ascii(name)} <- {', '.join(ascii(s) for s in others)}"
+        for name, others in sorted(merged.items())[: 2 * _SHOW]
+    )
+    more = "; ..." if len(merged) > 2 * _SHOW else ""
+    warnings.warn(
+        f"merged {len(merged)} sections spelled differently (case, Unicode form or invisible "
+        f"characters): {listed}{more}",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return [
+        a if not a.section or names[section_key(a.section)] == a.section
+        else replace(a, section=names[section_key(a.section)])
+        for a in articles
+    ]  # fmt: skip
+
+
+def section_spelling(name: str) -> str:
+    r"""Return a section name as it is displayed: NFC, format characters (zero-width
+    space, soft hyphen, bidi marks) removed, controls as spaces, one space between words;
+    the case is kept.
+
+    Examples
+    --------
+    >>> section_spelling(" poli\xadtics\u200b ") == "politics"
+    True
+    >>> section_spelling("cafe\u0301") == "caf\u00e9"
+    True
+    """
+    text = unicodedata.normalize("NFC", name)
+    if not text.isprintable():  # a table lookup: the common name pays nothing more
+        kinds = [unicodedata.category(ch) for ch in text]
+        text = "".join(
+            " " if kind in ("Cc", "Zs", "Zl", "Zp") else ch
+            for ch, kind in zip(text, kinds, strict=True)
+            if kind not in ("Cf", "Cs", "Co", "Cn")
+        )
+    return " ".join(text.split())
+
+
+def section_key(name: str) -> str:
+    r"""Return the key sections are compared by: :func:`section_spelling`, casefolded.
+
+    ``"Politics"``, ``"poli\xadtics"`` (soft hyphen), ``"politics\u200b"`` (zero-width
+    space) and the NFC and NFD spellings of ``"café"`` share one key: they are one section.
+
+    Examples
+    --------
+    >>> section_key("Poli\xadtics") == section_key("politics\u200b") == "politics"
+    True
+    """
+    return section_spelling(name).casefold()
+
+
+def _first_seen(article: Article) -> tuple[int, dt.datetime, Any]:
+    """The order that decides a section's name: dated before undated, older first, then id."""
+    if article.published is None:
+        return (1, dt.datetime.min, article.id)
+    return (0, as_datetime(article.published), article.id)
 
 
 def _report_invalid(
     errors: list[tuple[int, Any, _RowError]], on_invalid: str, rejects: list[Rejected] | None
 ) -> None:
-    shown = "; ".join(
-        f"id {raw_id!r}: field {e.field_name!r} is {e.problem}" for _, raw_id, e in errors[:_SHOW]
+    listed = "; ".join(
+        f"{'' if e.line is None else f'line {e.line}: '}id {shown(raw_id)}: "
+        f"field {e.field_name!r} is {e.problem}"
+        for _, raw_id, e in errors[:_SHOW]
     )
     more = "; ..." if len(errors) > _SHOW else ""
     hint = errors[0][2].hint
@@ -623,11 +853,11 @@ def _report_invalid(
             for where, raw_id, e in errors:
                 rejects.append(Rejected(where, raw_id, f"{e.field_name}: {e.problem}"))
         warnings.warn(
-            f"skipped {len(errors)} invalid articles ({shown}{more})", UserWarning, stacklevel=4
+            f"skipped {len(errors)} invalid articles ({listed}{more})", UserWarning, stacklevel=4
         )
         return
     msg = (
-        f"{len(errors)} invalid articles: {shown}{more}. To fix: {hint}; "
+        f"{len(errors)} invalid articles: {listed}{more}. To fix: {hint}; "
         "or pass on_invalid='skip' to leave them out."
     )
     raise InvalidArticleError(msg)
@@ -700,4 +930,3 @@ def as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value
     return dt.datetime(value.year, value.month, value.day)
-

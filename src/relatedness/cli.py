@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         help="start from the ranking of an earlier release (see the CHANGELOG); the "
         "parameter flags given win",
     )
+    _add_key_flags(fit, loads=False)
     # The parameter flags come from the table (relatedness.params), in its order.
     _add_param_flags(fit, "fit")
     fit.add_argument(
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     related = sub.add_parser("related", help="print the related list of one article")
     related.add_argument("id", help="article id")
     related.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    _add_key_flags(related)
     related.add_argument("--k", type=int, default=None)
     related.add_argument("--format", choices=("text", "json", "html"), default="text")
     related.add_argument(
@@ -85,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         "precompute", help="write every article's related list (atomic, resumable, parallel)"
     )
     pre.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    _add_key_flags(pre)
     pre.add_argument(
         "--out", type=Path, required=True,
         help="output: a .jsonl file (one file), a directory (sharded jsonl/csv/parquet, "
@@ -108,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         "update", help="add/remove articles and rewrite only the lists that change"
     )
     upd.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    _add_key_flags(upd)
     upd.add_argument("--add", type=Path, default=None, help="new articles (.jsonl or .csv)")
     upd.add_argument("--remove", type=Path, default=None,
                      help="file with one article id per line to take down")
@@ -135,6 +139,36 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--k", type=int, default=4)
     demo.add_argument("--articles", type=int, default=3, help="how many boxes to show")
     return parser
+
+
+def _add_key_flags(command: argparse.ArgumentParser, *, loads: bool = True) -> None:
+    """``--key-file`` (sign on save, verify on load) and, where a model is read,
+    ``--require-signature``; docs/security.md says when to use them."""
+    command.add_argument(
+        "--key-file", type=Path, default=None, metavar="FILE",
+        help="signing key (HMAC-SHA256): a saved model is signed, a loaded one verified; "
+        "default: $RELATEDNESS_KEY if set",
+    )  # fmt: skip
+    if loads:
+        command.add_argument(
+            "--require-signature", action="store_true",
+            help="refuse a model without a signature the key verifies",
+        )  # fmt: skip
+
+
+def _key(args: argparse.Namespace) -> bytes | None:
+    from .store import resolve_key
+
+    return resolve_key(args.key_file)
+
+
+def _load(args: argparse.Namespace, *, mmap: bool = False) -> Any:
+    """The model of ``--model``, verified as ``--key-file``/``--require-signature`` say."""
+    from .recommender import RelatedArticles
+
+    return RelatedArticles.load(
+        args.model, key=_key(args), require_signature=args.require_signature, mmap=mmap
+    )
 
 
 def _add_param_flags(group: Any, which: Literal["fit", "policy"]) -> None:
@@ -186,8 +220,9 @@ def _cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         model = RelatedArticles.from_preset(args.preset, **values)
     if args.policy_file is not None:
         _apply_policy_file(model, args.policy_file, int_ids, typed)
+    key = _key(args)  # before the fit: a bad key file fails in a second, not after an hour
     model.fit(rows)
-    model.save(args.model)
+    model.save(args.model, key=key)
     if on_invalid == "skip":
         _write_rejects(args, read_problems, model.rejects_)
     seconds = time.perf_counter() - start
@@ -280,9 +315,7 @@ def _print_box(out: TextIO, title: str, related: list, heading: str) -> None:
 
 
 def _cmd_related(args: argparse.Namespace, out: TextIO) -> int:
-    from .recommender import RelatedArticles
-
-    model = RelatedArticles.load(args.model)
+    model = _load(args)
     article_id = _coerce_id(model, args.id)
     related = model.related(article_id, k=args.k, explain=args.explain)
     if args.format == "json":
@@ -305,15 +338,14 @@ def _read_ids(path: Path, model: Any) -> list:
 
 def _cmd_precompute(args: argparse.Namespace, out: TextIO) -> int:
     from .batch.job import precompute, write_jsonl
-    from .recommender import RelatedArticles
 
     fmt = args.format or ("sqlite" if args.out.suffix in (".sqlite", ".db") else "jsonl")
     single_file = fmt == "jsonl" and args.out.suffix == ".jsonl" and args.format is None
     if single_file and not (args.ids or args.resume or args.jobs != 1 or args.backend):
-        model = RelatedArticles.load(args.model)
+        model = _load(args)
         summary = write_jsonl(model, args.out, k=args.k)
     else:
-        model = RelatedArticles.load(args.model, mmap=True)
+        model = _load(args, mmap=True)
         summary = precompute(
             model,
             args.out,
@@ -397,6 +429,8 @@ def _cmd_update(args: argparse.Namespace, out: TextIO) -> int:
         out=args.out,
         apply=args.apply,
         k=args.k,
+        key=_key(args),
+        require_signature=args.require_signature,
     )
     if summary.already_applied:
         print(f"this update is already in {args.model}; nothing to do", file=out)

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .archive import Archive
-from .articles import Article, Query, as_datetime
+from .archive import Archive, warn_cut
+from .articles import Article, Query, as_datetime, merge_sections, section_key
 from .engine import (
     Rules,
     SectionPolicy,
@@ -52,6 +52,7 @@ from .features.growth import Grown, Growth
 from .features.growth import grow as grow_vocabulary
 from .features.tags import tag_rows
 from .results import ArticleId, Explanation, Related, TermContribution, UpdateReport
+from .validation import check_exclude, shown
 
 __all__ = ["Policy", "Ranker"]
 
@@ -134,6 +135,8 @@ class Ranker:
         self.row_of = {article_id: row for row, article_id in enumerate(ids)}
         self.section_names = sorted(set(archive.sections))
         self.section_code = {name: code for code, name in enumerate(self.section_names)}
+        #: A section as a query or a rule may spell it -> its name in the archive.
+        self.section_named = {section_key(name): name for name in self.section_names}
         codes = np.array([self.section_code[s] for s in archive.sections], dtype=np.int64)
         stamps = np.array(
             [
@@ -157,9 +160,9 @@ class Ranker:
             row = self.row_of.get(article_id)
             if row is not None:
                 visible[row] = False
-        hidden = set(exclude_sections)
+        hidden = {section_key(s) for s in exclude_sections}
         if hidden:
-            visible &= np.array([s not in hidden for s in archive.sections], dtype=bool)
+            visible &= np.array([section_key(s) not in hidden for s in archive.sections])
         #: Rows that may appear in a list.
         self.visible = visible
         self.blocked: dict[int, list[int]] = {}
@@ -182,6 +185,9 @@ class Ranker:
 
     def row(self, article_id: Any) -> int:
         """The row of an id, or :class:`UnknownArticleError` (with a hint on the id type)."""
+        if isinstance(article_id, bool):  # True == 1 as a dict key: never take it for id 1
+            msg = f"article id {article_id!r} is a bool, not an article id; pass a str or int id."
+            raise UnknownArticleError(msg)
         try:
             return self.row_of[article_id]
         except (KeyError, TypeError):
@@ -194,16 +200,12 @@ class Ranker:
             alternative = str(article_id)
         if alternative is not None and alternative in self.row_of:
             hint = f"; an {type(alternative).__name__} id {alternative!r} exists"
-        msg = f"article id {article_id!r} is not in the model{hint}."
+        msg = f"article id {shown(article_id)} is not in the model{hint}."
         raise UnknownArticleError(msg)
 
     def known_rows(self, ids: Iterable[Any] | None) -> list[int]:
         """Rows of the ids the archive holds (others are ignored), e.g. per-call exclusions."""
-        if ids is None:
-            return []
-        if isinstance(ids, str | int):
-            ids = [ids]
-        return [self.row_of[i] for i in ids if i in self.row_of]
+        return [self.row_of[i] for i in check_exclude(ids) if i in self.row_of]
 
     def remove(self, rows: Iterable[int]) -> None:
         """Take rows out of every list at once."""
@@ -596,7 +598,10 @@ class Ranker:
         own = self.row_of.get(query.id, -1) if query.id is not None else -1
         # Without a section every section is searched; a section the model has never seen
         # has no same-section stories.
-        code = -1 if query.section is None else self.section_code.get(query.section, -1)
+        section = None
+        if query.section is not None:  # "politics\u200b" asks for the archive's "Politics"
+            section = self.section_named.get(section_key(query.section), query.section)
+        code = -1 if section is None else self.section_code.get(section, -1)
         tags = None
         if policy.tag_weight:
             tags = tag_rows([list(query.tags)], self.tag_vocabulary)[0]
@@ -604,7 +609,7 @@ class Ranker:
             vector,
             np.array([own]),
             np.array([code]),
-            [query.section or ""],
+            [section or ""],
             days_since_epoch([query.published]),
             tags,
             k,
@@ -988,9 +993,11 @@ class Ranker:
                 f"{type(ids[0]).__name__}; one corpus uses one id type."
             )
             raise InvalidArticleError(msg)
+        articles = merge_sections(list(articles), self.section_names, stacklevel=5)
         base = self.current_archive()
         vec = base.vectorizer
         cleaned = [vec.clean_document(a) for a in articles]
+        warn_cut(vec, articles)
         step = grow_vocabulary(vec, base.growth or Growth.start(vec), cleaned)
         more = Archive.of(step.vectorizer, step.rows, step.norms, articles, cleaned, snippet_chars)
         return base.grown(step, more), step

@@ -26,7 +26,7 @@ from .ranking import Policy, Ranker
 from .render import to_frame
 from .results import ArticleId, Explanation, Related, UpdateReport
 from .store import load_model, save_model
-from .validation import check_k, check_params, interval, one_of
+from .validation import check_count, check_k, check_params, interval, one_of
 
 __all__ = ["RelatedArticles", "UpdateReport"]
 
@@ -617,7 +617,7 @@ class RelatedArticles(BaseEstimator):
             Articles scored per batch (each batch is further split by ``working_memory``).
         """
         ranker = self._check_fitted()
-        k = self._k(k)
+        k, batch_size = self._k(k), check_count("batch_size", batch_size, "iter_related")
         policy = self._policy()
         for start in range(0, self.n_articles_, batch_size):
             rows = np.arange(start, min(start + batch_size, self.n_articles_))
@@ -769,7 +769,12 @@ class RelatedArticles(BaseEstimator):
 
     @classmethod
     def load(
-        cls, path: str | Path, *, key: bytes | str | None = None, mmap: bool = False
+        cls,
+        path: str | Path,
+        *,
+        key: bytes | str | None = None,
+        require_signature: bool = False,
+        mmap: bool = False,
     ) -> RelatedArticles:
         """Load a model written by :meth:`save`. Never executes code from the files.
 
@@ -778,6 +783,8 @@ class RelatedArticles(BaseEstimator):
         path : str or Path
         key : bytes or str, optional
             When given, the manifest's HMAC signature must verify.
+        require_signature : bool, default False
+            Refuse a model whose signature was not verified with ``key`` (untrusted places).
         mmap : bool, default False
             Memory-map the arrays instead of reading them (for archive-scale models shared by
             several worker processes).
@@ -789,5 +796,5 @@ class RelatedArticles(BaseEstimator):
             object (pickle) array; the message names the file and the failed check. A model
             saved before a parameter existed loads with the value it behaved with.
         """
-        values, archive = load_model(path, key=key, mmap=mmap)
+        values, archive = load_model(path, key=key, require_signature=require_signature, mmap=mmap)
         return cls(**values)._fitted(archive)

@@ -15,7 +15,25 @@ from typing import Any
 
 from .exceptions import InvalidParameterError
 
-__all__ = ["Constraint", "check_k", "check_params", "interval", "one_of", "type_of"]
+__all__ = [
+    "MAX_K",
+    "Constraint",
+    "check_count",
+    "check_exclude",
+    "check_k",
+    "check_params",
+    "interval",
+    "one_of",
+    "shown",
+    "type_of",
+]
+
+#: The largest ``k`` honoured: a larger one means the same (no list is longer than the archive),
+#: and every array sized by ``k`` stays within a C ``int``.
+MAX_K = 2**31 - 1
+
+#: How many characters of a value an error message shows.
+_SHOWN_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -117,14 +135,65 @@ def check_params(owner: str, params: Mapping[str, Any], table: Mapping[str, list
             continue
         allowed = [c.description for c in constraints]
         text = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
-        msg = f"The {name!r} parameter of {owner} must be {text}. Got {value!r} instead."
+        msg = f"The {name!r} parameter of {owner} must be {text}. Got {shown(value)} instead."
         raise InvalidParameterError(msg)
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for a message: at most 80 characters, and never an error itself.
+
+    ``repr`` of an int of more than 4,300 digits raises ``ValueError`` (Python's guard against
+    quadratic conversions), and a 50 MB string would flood a log; both are bad inputs that
+    messages must be able to name.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"<an int of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a message must never fail on the value it names
+        return f"<a {type(value).__name__}>"
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
 def check_k(k: Any, owner: str = "RelatedArticles") -> int:
     """Return ``k`` as an int >= 1, or raise :class:`InvalidParameterError`.
 
-    ``k`` larger than the corpus is allowed: lists are simply shorter.
+    ``k`` larger than the corpus is allowed: lists are simply shorter. A ``k`` above
+    :data:`MAX_K` (e.g. ``10**30``) is taken as :data:`MAX_K`, which returns the same lists.
     """
     check_params(owner, {"k": k}, {"k": [interval("int", 1, None)]})
-    return int(k)
+    return min(int(k), MAX_K)
+
+
+def check_count(name: str, value: Any, owner: str) -> int:
+    """Return ``value`` as an int >= 1 (a batch size, a number of jobs), or raise
+    :class:`InvalidParameterError` (``0``, ``-1``, ``True`` and ``2.5`` are refused)."""
+    check_params(owner, {name: value}, {name: [interval("int", 1, None)]})
+    return int(value)
+
+
+def check_exclude(ids: Any, owner: str = "RelatedArticles") -> list[Any]:
+    """Return per-call exclusions as a list of ids, or raise :class:`InvalidParameterError`.
+
+    ``None`` means none; a single str or int id is one exclusion; otherwise an iterable of
+    str/int ids (``bool`` is not an id). ``1.5`` or ``[["x"]]`` are refused by name.
+    """
+    if ids is None:
+        return []
+    if isinstance(ids, str | int) and not isinstance(ids, bool):
+        return [ids]
+    problem = ""
+    if isinstance(ids, bytes | bytearray | Mapping) or not hasattr(ids, "__iter__"):
+        problem = f"a {type(ids).__name__}"
+    else:
+        ids = list(ids)
+        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, str | int)]
+        if bad:
+            problem = f"an iterable holding {shown(bad[0])} (a {type(bad[0]).__name__})"
+    if problem:
+        msg = (
+            f"The 'exclude' parameter of {owner} must be None, an id, or an iterable of str or "
+            f"int ids. Got {problem} instead."
+        )
+        raise InvalidParameterError(msg)
+    return list(ids)

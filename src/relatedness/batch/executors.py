@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..atomic import sha256_file
+from ..features.parallel import MAIN_PID_ENV, die_with_parent
 from .outcome import OutputError
 from .shards import ShardTask, write_shard
 
@@ -122,6 +123,7 @@ def _worker_model(model_dir: str, manifest_sha256: str) -> RelatedArticles:
 
 def _run_task_in_worker(task: ShardTask) -> dict[str, Any]:
     """Entry point of a worker process or a Dask worker: load (once) then write the shard."""
+    die_with_parent()  # a loky worker outliving a killed precompute holds ~300 MB
     if task.model_dir is None or task.model_manifest_sha256 is None:
         msg = "a worker task needs a saved model directory and its manifest SHA-256"
         raise ValueError(msg)
@@ -176,6 +178,8 @@ def _run_parallel(
         )(calls)
         return
     calls = (joblib.delayed(_run_task_in_worker)(t) for t in tasks)
+    # Workers inherit the environment: the process that runs the job is not a worker.
+    os.environ[MAIN_PID_ENV] = str(os.getpid())
     if backend == "dask":
         with (
             _dask_client(scheduler, n_jobs) as client,
@@ -220,6 +224,7 @@ def _write_forked_shard(task: ShardTask) -> dict[str, Any]:
 def _forked_worker_started() -> None:
     # The parent turns SIGTERM into PrecomputeInterrupted and cleans up; a worker just stops.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent()
 
 
 def _run_forked(tasks: list[ShardTask], model: RelatedArticles, n_jobs: int) -> Iterator[dict]:

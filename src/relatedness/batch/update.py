@@ -212,6 +212,7 @@ def update_model(
     apply: str | Path | None = None,
     k: int | None = None,
     key: bytes | str | None = None,
+    require_signature: bool = False,
 ) -> UpdateSummary:
     """Add and remove articles, write the changed lists, update a database, save the model.
 
@@ -235,6 +236,8 @@ def update_model(
         List length (default: the model's).
     key : bytes or str, optional
         Signs the saved model (``manifest.sig``); also required to verify a signed one.
+    require_signature : bool, default False
+        Refuse a model whose signature ``key`` does not verify (or when no ``key`` is given).
 
     Returns
     -------
@@ -254,7 +257,7 @@ def update_model(
     database = None if apply is None else Path(apply)
     version = current_version(model_path)  # one version read throughout: it never changes
     base = sha256_file(version / MANIFEST)
-    before = RelatedArticles.load(version, key=key)
+    before = RelatedArticles.load(version, key=key, require_signature=require_signature)
     # Checked once: the update is named by the articles, not by how a reader shaped them.
     rows = check_articles(add or [], on_invalid=before.on_invalid)
     wanted_removed = [_as_model_id(before, i) for i in remove]
@@ -277,7 +280,7 @@ def update_model(
     if database is not None:
         _check_database(database, before)  # before anything is computed or written
 
-    after = RelatedArticles.load(version, key=key)
+    after = RelatedArticles.load(version, key=key, require_signature=require_signature)
     removed = [i for i in before.resolve_ids(wanted_removed) if i not in before.removed_]
     checked = set(before.affected(removed)) if removed else set()
     after.remove(removed)

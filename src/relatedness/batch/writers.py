@@ -254,12 +254,34 @@ def _entry(values: Sequence[Any]) -> dict[str, Any]:
     return dict(zip(_ENTRY_KEYS, values, strict=True))
 
 
+#: What a spreadsheet takes for the start of a formula (OWASP, "CSV Injection"), and the
+#: quote that marks a neutralised cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NEUTRAL_QUOTE = "'"
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: ``'`` before a cell that starts with ``=``,
+    ``+``, ``-``, ``@``, tab or CR (OWASP's advice against CSV injection), and before a cell
+    that starts with ``'`` itself, so :func:`restore_cell` undoes it exactly."""
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, NEUTRAL_QUOTE)):
+        return NEUTRAL_QUOTE + value
+    return value
+
+
+def restore_cell(cell: str) -> str:
+    """The text :func:`neutralise_cell` was given."""
+    return cell[1:] if cell.startswith(NEUTRAL_QUOTE) else cell
+
+
 @dataclass(frozen=True)
 class CsvWriter:
     """CSV (RFC 4180, UTF-8, header row in every shard), one row per (article, rank).
 
     Ids are written as text; ``pinned`` as ``0``/``1``; a missing ``published`` as an empty
-    field; an empty list as one row with ``rank`` 0 and empty related fields.
+    field; an empty list as one row with ``rank`` 0 and empty related fields. Text cells
+    that a spreadsheet would run as a formula (``=HYPERLINK(...)`` in a title) are prefixed
+    with ``'`` (:func:`neutralise_cell`; docs/batch.md); :meth:`read` removes the prefix.
     """
 
     name: str = "csv"
@@ -278,7 +300,7 @@ class CsvWriter:
                 for article_id, related in batch:
                     for rec in _tabular_records(article_id, related):
                         pinned = "" if rec[9] is None else int(rec[9])
-                        records.append((*rec[:9], pinned))
+                        records.append((*map(neutralise_cell, rec[:9]), pinned))
                 out.writerows(records)
                 n += len(records)
             text.flush()
@@ -299,7 +321,8 @@ class CsvWriter:
             current: ArticleId | None = None
             related: list[dict[str, Any]] = []
             started = False
-            for rec in reader:
+            for cells in reader:
+                rec = [restore_cell(cell) for cell in cells]
                 article_id = _id_from_text(rec[0], id_type)
                 if started and article_id != current:
                     yield current, related  # type: ignore[misc]

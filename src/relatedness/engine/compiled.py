@@ -123,7 +123,8 @@ def run(
 
     def settle(pending: np.ndarray, found: _Pools, full: list[bool]) -> list[Result | None]:
         if plain or rules is None:
-            return [(rows[:k], cosines[:k]) for rows, cosines in found]
+            # A cosine is at most 1 (float32 rows round two copies to 1.00000004).
+            return [(rows[:k], np.minimum(cosines[:k], 1.0)) for rows, cosines in found]
         return _settle(rules.take(pending), found, full, k, times, tiebreak, candidates)
 
     return grow(m, fetch, settle, start, n)  # type: ignore[arg-type]

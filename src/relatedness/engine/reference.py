@@ -72,7 +72,7 @@ def run(
     for start in range(0, q64.shape[0], step):
         stop = min(start + step, q64.shape[0])
         pairs = None
-        scorer = None
+        scorer = _clip_cosines  # Rules.score clips as well; rules=None needs it too
         if rules is not None:
             block_rules = rules.take(slice(start, stop))
             if column_of is not None and block_rules.exclude_rows is not None:
@@ -98,6 +98,11 @@ def run(
             found = cols >= 0
             out.append((candidates.global_rows[cols[found]], vals[found]))
     return out
+
+
+def _clip_cosines(block: np.ndarray) -> np.ndarray:
+    """A cosine is at most 1: float32 rows round two identical articles to 1.00000004."""
+    return np.minimum(block, 1.0, out=block)
 
 
 def _local_pairs(

@@ -239,7 +239,10 @@ class Rules:
         pools gathered per query. Applied in this order, whatever the block's shape, so the
         same pair gets the same bits on every path: copies of the query dropped (on the
         cosine), the window, decay, then the tag bonus on what the other rules kept.
+        A cosine is at most 1: the rounding of float32 rows (1.00000004 for two identical
+        articles) is clipped first, so a copy scores exactly 1.0.
         """
+        np.minimum(block, 1.0, out=block)
         if self.duplicate_threshold is not None:
             block[block >= self.duplicate_threshold] = 0.0
         if self.times is not None and candidate_times is not None:

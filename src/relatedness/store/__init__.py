@@ -11,12 +11,14 @@ from .model import (
     CURRENT,
     FORMAT,
     FORMAT_VERSION,
+    KEY_ENV,
     MANIFEST,
     SIGNATURE,
     current_version,
     load_model,
     manifest_sha256,
     read_manifest,
+    resolve_key,
     save_model,
 )
 
@@ -24,11 +26,13 @@ __all__ = [
     "CURRENT",
     "FORMAT",
     "FORMAT_VERSION",
+    "KEY_ENV",
     "MANIFEST",
     "SIGNATURE",
     "current_version",
     "load_model",
     "manifest_sha256",
     "read_manifest",
+    "resolve_key",
     "save_model",
 ]

@@ -50,6 +50,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import platform
 import re
 import secrets
@@ -64,6 +65,7 @@ import scipy.sparse as sp
 
 from .. import params
 from ..archive import Archive
+from ..articles import parse_json
 from ..atomic import (
     atomic_directory,
     atomic_write,
@@ -72,9 +74,16 @@ from ..atomic import (
     sweep_stale_temp,
     write_new,
 )
-from ..exceptions import InvalidArticleError, ModelFormatError, RelatednessError
+from ..exceptions import (
+    InvalidArticleError,
+    InvalidParameterError,
+    ModelFormatError,
+    RelatednessError,
+)
 from ..features.growth import Growth
 from ..features.tfidf import FieldTfidfVectorizer
+from ..text.boilerplate import pattern_problem
+from ..validation import shown
 
 __all__ = [
     "CURRENT",
@@ -91,6 +100,8 @@ FORMAT = "relatedness-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
+#: The environment variable that holds the signing key when no key file is given.
+KEY_ENV = "RELATEDNESS_KEY"
 #: The pointer to the published version, inside the model directory.
 CURRENT = "CURRENT"
 VERSION_PREFIX = "v-"
@@ -128,6 +139,39 @@ def _version(dist: str) -> str:
 
 def _key_bytes(key: bytes | str) -> bytes:
     return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+
+
+def resolve_key(
+    key_file: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> bytes | None:
+    """The signing key for the command line and servers: a key file, else ``$RELATEDNESS_KEY``.
+
+    The file's bytes are the key, less one trailing newline (``echo secret > key`` works);
+    ``None`` when neither is given. An empty key is refused: an HMAC with an empty key proves
+    nothing.
+
+    Raises
+    ------
+    InvalidParameterError
+        The key file cannot be read, or the key is empty.
+    """
+    if key_file is not None:
+        try:
+            key = Path(key_file).read_bytes()
+        except OSError as exc:
+            msg = f"key file {str(key_file)!r} cannot be read ({exc.strerror}); check the path."
+            raise InvalidParameterError(msg) from None
+        key = key[:-2] if key.endswith(b"\r\n") else key[:-1] if key.endswith(b"\n") else key
+        where = f"key file {str(key_file)!r}"
+    else:
+        value = (os.environ if environ is None else environ).get(KEY_ENV)
+        if value is None:
+            return None
+        key, where = value.encode("utf-8"), f"${KEY_ENV}"
+    if not key:
+        msg = f"{where} is empty; a signing key must hold a secret."
+        raise InvalidParameterError(msg)
+    return key
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -435,22 +479,34 @@ def manifest_sha256(path: str | Path) -> str:
     return sha256_file(current_version(path) / MANIFEST)
 
 
-def read_manifest(path: str | Path, *, key: bytes | str | None = None) -> dict[str, Any]:
+def read_manifest(
+    path: str | Path, *, key: bytes | str | None = None, require_signature: bool = False
+) -> dict[str, Any]:
     """The checked manifest of the model at ``path`` (its ``metadata`` included).
 
     Reads only ``CURRENT`` and the manifest (and the signature with ``key``): cheap, for
     tools that want the counts, parameters or metadata without loading the model.
+    ``key`` and ``require_signature`` are as for :func:`load_model`.
 
     Raises
     ------
     ModelFormatError
         As :func:`load_model` for the manifest.
     """
-    return _read_manifest(current_version(path), key)
+    return _read_manifest(current_version(path), key, require_signature)
 
 
-def _read_manifest(directory: Path, key: bytes | str | None) -> dict[str, Any]:
+def _read_manifest(
+    directory: Path, key: bytes | str | None, require_signature: bool = False
+) -> dict[str, Any]:
     path = directory / MANIFEST
+    if require_signature and key is None:
+        raise _fail(
+            directory,
+            SIGNATURE,
+            "signature required, but no key was given: pass key= (CLI: --key-file or "
+            f"{KEY_ENV}) to verify the model, or drop require_signature",
+        )
     if not directory.is_dir():
         raise _fail(directory, "", "not a directory; pass the folder written by save()")
     if not path.is_file():
@@ -467,8 +523,8 @@ def _read_manifest(directory: Path, key: bytes | str | None) -> dict[str, Any]:
         if not hmac.compare_digest(expected.encode(), sig_path.read_bytes().strip()):
             raise _fail(directory, SIGNATURE, "signature check failed: tampered, or wrong key")
     try:
-        manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest = parse_json(raw.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError, bad JSON, 200k-deep nesting, huge ints
         raise _fail(directory, MANIFEST, f"JSON parse check failed ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise _fail(directory, MANIFEST, f"format check failed: not a {FORMAT!r} manifest")
@@ -537,8 +593,8 @@ def _load_array(directory: Path, name: str, manifest: Mapping[str, Any], mmap: b
 def _load_json(directory: Path, name: str, manifest: Mapping[str, Any]) -> Any:
     path = _verify_file(directory, name, manifest)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return parse_json(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError, bad JSON, 200k-deep nesting, huge ints
         raise _fail(directory, name, f"JSON parse check failed ({exc})") from None
 
 
@@ -630,7 +686,11 @@ def _check_structure(directory: Path, manifest: Mapping[str, Any], parts: dict[s
 
 
 def load_model(
-    path: str | Path, *, key: bytes | str | None = None, mmap: bool = False
+    path: str | Path,
+    *,
+    key: bytes | str | None = None,
+    require_signature: bool = False,
+    mmap: bool = False,
 ) -> tuple[dict[str, Any], Archive]:
     """Read a model directory: its parameter values and its archive.
 
@@ -639,7 +699,11 @@ def load_model(
     path : str or Path
         A model directory (its ``CURRENT`` version is read), or a flat-layout one.
     key : bytes or str, optional
-        When given, the manifest's HMAC signature must verify.
+        When given, the manifest's HMAC signature must verify (an unsigned model is refused).
+    require_signature : bool, default False
+        Refuse to load without a verified signature: with no ``key`` this raises before any
+        file but ``CURRENT`` is read. For models from a place others can write to (SHA-256
+        detects corruption, only the HMAC detects tampering).
     mmap : bool, default False
         Memory-map the arrays instead of reading them.
 
@@ -657,7 +721,7 @@ def load_model(
         object (pickle) array; the message names the file and the failed check.
     """
     directory = current_version(path)
-    manifest = _read_manifest(directory, key)
+    manifest = _read_manifest(directory, key, require_signature)
     parts: dict[str, Any] = {
         "data": _load_array(directory, "matrix.data.npy", manifest, mmap),
         "indices": _load_array(directory, "matrix.indices.npy", manifest, mmap),
@@ -679,6 +743,7 @@ def load_model(
             MANIFEST,
             f"parameter check failed: missing {sorted(missing)!r}, unknown {sorted(unknown)!r}",
         )
+    _check_patterns(directory, saved.get("boilerplate_patterns"))
     try:
         values = params.from_manifest(saved)
         params.check("RelatedArticles", values)
@@ -711,6 +776,24 @@ def load_model(
         growth=_load_growth(directory, manifest, vectorizer, n, mmap),
     )
     return values, archive
+
+
+def _check_patterns(directory: Path, patterns: Any) -> None:
+    """Refuse patterns that could hang a query (a manifest is untrusted input, and its
+    SHA-256s can be recomputed by whoever edits it): every one must run in linear time."""
+    if not isinstance(patterns, list | tuple):
+        return  # the parameter check names a wrong type
+    for i, pattern in enumerate(patterns):
+        problem = pattern_problem(pattern)
+        if problem is not None:
+            raise _fail(
+                directory,
+                MANIFEST,
+                f"parameter check failed: boilerplate_patterns[{i}] {shown(pattern)} is "
+                f"{problem}; refit the model with a simpler pattern "
+                "(relatedness fit --boilerplate-pattern ...), or sign models (--key-file) so "
+                "an edited manifest is refused",
+            )
 
 
 def _load_growth(

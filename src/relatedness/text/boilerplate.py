@@ -10,17 +10,20 @@ coerced). Lines that recur across a corpus are :mod:`relatedness.text.recurring`
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .unicode import normalize_line
 
 __all__ = [
     "DEFAULT_BOILERPLATE_RULES",
+    "MAX_PATTERN_CHARS",
+    "MAX_PATTERN_LINE_CHARS",
     "BoilerplateRule",
     "apply_rules",
     "coerce_rules",
+    "pattern_problem",
     "remove_boilerplate",
 ]
 
@@ -39,9 +42,11 @@ class BoilerplateRule:
         A short identifier, used in reports and tests.
     pattern : re.Pattern[str]
         A compiled pattern, usually case-insensitive.
-    action : {"drop_line", "cut_rest"}, default="drop_line"
-        ``"drop_line"`` removes the matching line; ``"cut_rest"`` removes it and
-        everything after it (a "Related articles" block at the end of a page).
+    action : {"drop_line", "drop_block", "cut_rest"}, default="drop_line"
+        ``"drop_line"`` removes the matching line; ``"drop_block"`` removes it and the
+        headline-like lines after it, up to the next paragraph of the story (a "Related
+        articles" block before, inside or after the story); ``"cut_rest"`` removes it and
+        everything after it.
     max_line_chars : int or None, default=None
         Lines longer than this (after whitespace collapsing) are not tested at all.
         A pre-filter for speed: most article lines are long paragraphs that a
@@ -64,7 +69,7 @@ class BoilerplateRule:
 
     name: str
     pattern: re.Pattern[str]
-    action: Literal["drop_line", "cut_rest"] = "drop_line"
+    action: Literal["drop_line", "drop_block", "cut_rest"] = "drop_line"
     max_line_chars: int | None = None
 
     def __post_init__(self) -> None:
@@ -75,9 +80,10 @@ class BoilerplateRule:
                 f"got {type(self.pattern).__name__}; use re.compile(...)."
             )
             raise TypeError(msg)
-        if self.action not in ("drop_line", "cut_rest"):
+        if self.action not in ("drop_line", "drop_block", "cut_rest"):
             msg = (
-                f"BoilerplateRule {self.name!r}: action must be 'drop_line' or 'cut_rest', "
+                f"BoilerplateRule {self.name!r}: action must be 'drop_line', 'drop_block' or "
+                "'cut_rest', "
                 f"got {self.action!r}."
             )
             raise ValueError(msg)
@@ -117,7 +123,10 @@ class BoilerplateRule:
 
 
 def _rule(
-    name: str, pattern: str, action: Literal["drop_line", "cut_rest"], max_line_chars: int
+    name: str,
+    pattern: str,
+    action: Literal["drop_line", "drop_block", "cut_rest"],
+    max_line_chars: int,
 ) -> BoilerplateRule:
     return BoilerplateRule(name, re.compile(pattern, re.IGNORECASE), action, max_line_chars)
 
@@ -135,6 +144,9 @@ _RELATED_BLOCK = (
     r"|recommended(?:\s+(?:for\s+you|stories|articles|reading))?"
     r"|more\s+(?:stories|articles)"
     r"|more\s+from\s+[^.!?:]{1,40}?"
+    r"|most\s+(?:read|popular|viewed|shared|commented)(?:\s+(?:stories|articles|today|now))?"
+    r"|trending(?:\s+(?:now|stories|articles|today|topics))?"
+    r"|(?:top|popular|latest)\s+(?:stories|articles|news)"
     r")\s*[:\u00bb\u203a>\u2192]?$"
 )
 # Inline promos for other stories ("Read more: <headline>").
@@ -149,6 +161,16 @@ _SYNDICATION = (
     r"|(?:originally|first)\s+(?:published|posted|appeared)\s+(?:on|at|in|by)\b"
     r"|(?:republished|reprinted)\s+(?:with|by|from|under)\b"
     r").*$"
+)
+# Wire credits and copyright lines: "Source: AFP", "Copyright 2024 Reuters", "(c) 2024 AP.
+# All rights reserved." Whole short lines only, so "The source: a leaked memo" stays
+# unless it is the whole line of at most a few words.
+_CREDIT = (
+    r"^(?=.{1,120}$)(?:"
+    r"(?:source|sources|via)\s*:\s*[\w&.,/' -]{1,50}"
+    r"|(?:copyright|\u00a9|\(c\))\s*(?:\u00a9\s*)?(?:\d{4}(?:\s*-\s*\d{4})?)?\s*[\w&.,' -]{0,60}"
+    r"(?:all\s+rights\s+reserved\.?)?"
+    r")$"
 )
 # Share/subscribe/follow/newsletter/cookie/advert/caption lines.
 _SHARE = (
@@ -184,7 +206,8 @@ _BREADCRUMB = (
 )
 
 DEFAULT_BOILERPLATE_RULES: tuple[BoilerplateRule, ...] = (
-    _rule("related_block", _RELATED_BLOCK, "cut_rest", 80),
+    _rule("related_block", _RELATED_BLOCK, "drop_block", 80),
+    _rule("credit", _CREDIT, "drop_line", 120),
     _rule("promo", _PROMO, "drop_line", 200),
     _rule("syndication", _SYNDICATION, "drop_line", 200),
     _rule("share", _SHARE, "drop_line", 200),
@@ -192,9 +215,12 @@ DEFAULT_BOILERPLATE_RULES: tuple[BoilerplateRule, ...] = (
 )
 """The default line rules of :func:`remove_boilerplate`, in the order they are tried.
 
-``related_block`` (cut_rest) matches a line that is only a heading such as
+``related_block`` (drop_block) matches a line that is only a heading such as
 "Related Articles", "More on this story", "Read more", "You may also like",
-"Recommended for you", "More from <short name>", "Also read" or "See also".
+"Recommended for you", "More from <short name>", "Most read", "Trending", "Also read" or
+"See also", and drops it with the headline-like lines after it (a block before the story
+no longer wipes the story; a lone "Related" line mid-story no longer cuts the rest).
+``credit`` drops "Source: AFP" and "Copyright 2024 Reuters" lines.
 ``promo`` drops "Read more: <headline>" lines. ``syndication`` drops "This article
 is originally published on ...", "Originally published on ...", "This story was first
 published by ...", "This article first appeared on ...", "Republished with permission
@@ -213,7 +239,9 @@ def coerce_rules(
     ----------
     extra_patterns : sequence of str, re.Pattern or BoilerplateRule
         A string is compiled case-insensitively and, like a compiled pattern, becomes a
-        ``"drop_line"`` rule named ``"extra_<i>"``; a rule is kept as it is. A single
+        ``"drop_line"`` rule named ``"extra_<i>"`` that tests lines of at most
+        :data:`MAX_PATTERN_LINE_CHARS` characters (the cost of a regex is bounded by the
+        line it runs on); a rule is kept as it is. A single
         pattern or rule counts as a one-element sequence.
 
     Returns
@@ -242,9 +270,12 @@ def coerce_rules(
         if isinstance(item, BoilerplateRule):
             rules.append(item)
         elif isinstance(item, re.Pattern):
-            rules.append(BoilerplateRule(f"extra_{i}", item, "drop_line"))
+            rules.append(BoilerplateRule(f"extra_{i}", item, "drop_line", MAX_PATTERN_LINE_CHARS))
         elif isinstance(item, str):
-            rules.append(BoilerplateRule(f"extra_{i}", re.compile(item, re.IGNORECASE)))
+            pattern = re.compile(item, re.IGNORECASE)
+            rules.append(
+                BoilerplateRule(f"extra_{i}", pattern, "drop_line", MAX_PATTERN_LINE_CHARS)
+            )
         else:
             msg = (
                 f"extra_patterns[{i}] must be a str, a compiled pattern or a BoilerplateRule, "
@@ -252,6 +283,93 @@ def coerce_rules(
             )
             raise TypeError(msg)
     return tuple(rules)
+
+
+#: Lines longer than this are not tested against user patterns (``extra_patterns``): the
+#: cost of a regex grows with the line, and boilerplate lines are short.
+MAX_PATTERN_LINE_CHARS = 1_000
+#: The longest user pattern a loaded model may carry.
+MAX_PATTERN_CHARS = 500
+
+
+def pattern_problem(pattern: str) -> str | None:
+    r"""Why a user pattern could take more than linear time, or None when it cannot.
+
+    Checked for patterns from a loaded model (an untrusted manifest): longer than
+    :data:`MAX_PATTERN_CHARS`, not a valid regex, a backreference, or a repeat that holds
+    another repeat (``(a+)+``, ``(a*)*``) or alternatives that can start alike
+    (``(a|a)+``, ``(\w|a)*``) - the shapes that backtrack exponentially.
+
+    Examples
+    --------
+    >>> pattern_problem(r"^download our app$") is None
+    True
+    >>> pattern_problem(r"^(a+)+$")
+    'a repeat inside a repeat (nested quantifiers backtrack exponentially)'
+    """
+    if not isinstance(pattern, str):
+        return f"a {type(pattern).__name__}, not a str"
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return f"{len(pattern)} characters long (at most {MAX_PATTERN_CHARS})"
+    try:
+        tree = _sre_parse(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        return f"not a valid regular expression ({exc})"
+    return _tree_problem(tree, inside_repeat=False)
+
+
+def _sre_parse(pattern: str) -> list:
+    # The stdlib's own regex parser (re._parser since 3.11, sre_parse before): the tree
+    # the engine will run, so the check cannot disagree with what is compiled.
+    parser: Any = getattr(re, "_parser", None)
+    if parser is None:  # pragma: no cover - Python 3.10
+        import sre_parse as parser
+    return list(parser.parse(pattern))
+
+
+def _tree_problem(items: Iterable[Any], inside_repeat: bool) -> str | None:
+    for op, av in items:
+        name = str(op)
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, sub = av
+            repeats = high is None or high > 1 or str(high) == "MAXREPEAT"
+            if repeats and inside_repeat:
+                return "a repeat inside a repeat (nested quantifiers backtrack exponentially)"
+            found = _tree_problem(sub, inside_repeat or repeats)
+            if found:
+                return found
+        elif name == "BRANCH":
+            branches = av[1]
+            if inside_repeat and not _distinct_starts(branches):
+                return "repeated alternatives that can start alike (e.g. (a|a)+)"
+            for branch in branches:
+                found = _tree_problem(branch, inside_repeat)
+                if found:
+                    return found
+        elif name == "SUBPATTERN":
+            found = _tree_problem(av[-1], inside_repeat)
+            if found:
+                return found
+        elif name in ("GROUPREF", "GROUPREF_EXISTS"):
+            return "a backreference"
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            found = _tree_problem(av[1], inside_repeat)
+            if found:
+                return found
+        elif name == "IN" and inside_repeat:
+            continue
+    return None
+
+
+def _distinct_starts(branches: Sequence[Any]) -> bool:
+    """Whether every alternative starts with its own literal character (no overlap)."""
+    firsts = []
+    for branch in branches:
+        items = list(branch)
+        if not items or str(items[0][0]) != "LITERAL":
+            return False
+        firsts.append(items[0][1])
+    return len(set(firsts)) == len(firsts)
 
 
 _SENTENCE_END = (".", "!", "?", "…")
@@ -412,9 +530,14 @@ def apply_rules(text: str, all_rules: Sequence[BoilerplateRule], *, collapsed: b
     # (most lines of an article are paragraphs far longer than a boilerplate line).
     longest = max((limit for limit, _, _ in checks), default=-1)
     kept: list[str] = []
+    in_block = False  # inside a "Related articles" block: headline lines are dropped
     for line in text.split("\n"):
         key = line if collapsed else " ".join(line.split())
         n = len(key)
+        if in_block:
+            if not key or not _is_paragraph(key):
+                continue
+            in_block = False  # the story resumes
         if n > longest:
             kept.append(line)
             continue
@@ -423,6 +546,24 @@ def apply_rules(text: str, all_rules: Sequence[BoilerplateRule], *, collapsed: b
             action = next((a for limit, search, a in checks if n <= limit and search(key)), None)
         if action == "cut_rest":
             break
-        if action is None:
+        if action == "drop_block":
+            in_block = True
+        elif action is None:
             kept.append(line)
     return "\n".join(_drop_page_header(kept))
+
+
+#: A line of story text rather than a linked headline: a sentence of this many words.
+_PARAGRAPH_WORDS = 8
+
+
+def _is_paragraph(line: str) -> bool:
+    """Whether a line reads as story text (a long line, or a sentence of several words)
+    rather than a linked headline, which ends a "Related articles" block."""
+    if line.endswith(("...", "\u2026")):
+        return False  # a teaser: "In a recent interview with the magazine Le Point, ..."
+    if len(line) > 150:
+        return True
+    return line.rstrip("\"'\u201d\u2019)").endswith(_SENTENCE_END) and (
+        line.count(" ") + 1 >= _PARAGRAPH_WORDS
+    )

@@ -92,9 +92,11 @@ def _control_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     hidden = "".join(filterfalse(str.isprintable, scanned))
     for ch in hidden:
         cat = unicodedata.category(ch)
-        if cat == "Zs":
+        if cat == "Zs" or (cat == "Cc" and ch not in _KEEP_CONTROLS):
+            # A control character (NUL, ESC, C1) stands where a separator was lost, e.g. a
+            # NUL-padded export field: "economy\x00market" is two words, not one.
             spaces.add(ord(ch))
-        elif cat in ("Cc", "Cf", "Cs", "Co") and ch not in _KEEP_CONTROLS:
+        elif cat in ("Cf", "Cs", "Co") and ch not in _KEEP_CONTROLS:
             drop.add(ord(ch))
     ranges = [(0xFDD0, 0xFDEF), (0xF0000, 0xFFFFD), (0x100000, 0x10FFFD)]
     ranges += [(plane << 16 | 0xFFFE, plane << 16 | 0xFFFF) for plane in range(17)]
@@ -106,11 +108,13 @@ def _control_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
 def drop_controls(text: str) -> str:
     r"""Remove invisible characters and unify spaces and line breaks.
 
-    - Every space separator (category Zs: NBSP U+00A0, U+2009, U+3000, ...) and
-      ``"\t"`` becomes ``" "``.
+    - Every space separator (category Zs: NBSP U+00A0, U+2009, U+3000, ...), ``"\t"``
+      and every other control character (Cc: NUL, ESC, DEL, the C1 controls) becomes
+      ``" "``: a control between two words separates them (``"economy\x00market"`` is
+      two words).
     - ``"\r\n"``, ``"\r"``, U+2028, U+2029, U+0085, ``"\x0b"`` and ``"\x0c"`` become
       ``"\n"``.
-    - Every other control character (Cc), every format character (Cf: zero-width
+    - Every format character (Cf: zero-width
       space and joiners, BOM, soft hyphen, bidi controls U+202A-U+202E and
       U+2066-U+2069, U+200E/U+200F, tag characters), U+FFFD, lone surrogates,
       noncharacters and private-use characters (icon-font glyphs) are removed.
