@@ -3,6 +3,13 @@
 Usage::
 
     python benchmarks/calibrate.py [--bbc PATH] [--n 2225 10000 100000] [--seed 0] [--stemmed]
+    python benchmarks/calibrate.py --scores [--data DIR] [--n 2225 100000]
+
+``--scores`` prints the score-structure table instead (see :func:`score_structure`): for each
+real corpus found in ``--data`` and for the synthetic corpus at each ``--n``, the classic
+model's median best and 10th-best cosine, the near-duplicate share, sum df**2 per article and
+the median length; the synthetic medians must be within ``SCORE_BAND`` of BBC's (exit 1
+otherwise).
 
 Both corpora go through the same reference analyzer,
 ``TfidfVectorizer(stop_words="english", sublinear_tf=True, dtype=np.float32)`` on
@@ -50,6 +57,18 @@ import corpus  # noqa: E402  (sibling script, not a package)
 DEFAULT_BBC = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc.jsonl"
 #: Accepted band for W_syn / W_bbc and for distinct terms per article.
 BAND = (0.75, 1.25)
+#: Accepted band for the synthetic median best / 10th-best cosine over BBC's.
+SCORE_BAND = (0.85, 1.15)
+#: Cosine at and above which two articles count as near-duplicates (the library's default
+#: ``duplicate_threshold``).
+NEAR_DUPLICATE = 0.8
+#: Real corpora of the score-structure table (file stem in ``--data``) and their language.
+REAL_CORPORA = {
+    "bbc": "english",
+    "fakebr_pt": "portuguese",
+    "huffpost_headlines_en": "english",
+    "saudinewsnet_ar": "arabic",
+}
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -133,6 +152,107 @@ def measure(rows: Sequence[dict], seed: int = 0, stemmed: bool = False) -> dict[
     }
 
 
+def classic_model(language: str = "english") -> Any:
+    """The classic model of the kernel benchmarks: words, plain idf, no feedback, any section.
+
+    ``duplicate_threshold=None`` so that near-duplicates stay in the lists and are counted.
+    """
+    from relatedness import RelatedArticles
+
+    return RelatedArticles(
+        ngram_range=(1, 1),
+        idf_power=1.0,
+        feedback=0,
+        section_policy="any",
+        duplicate_threshold=None,
+        language=language,
+    )
+
+
+def score_structure(rows: Sequence[dict], language: str = "english", k: int = 10) -> dict:
+    """Score structure of a corpus under the classic model (the article itself excluded).
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Articles (``id``, ``title``, ``body``, ``section``, ...).
+    language : str, default "english"
+        Analyzer language.
+    k : int, default 10
+        The k-th best cosine is reported.
+
+    Returns
+    -------
+    dict
+        ``n``; ``best``, ``kth``: median over articles of the best and k-th best cosine;
+        ``dup_share``: share of articles with a neighbour at cosine >= NEAR_DUPLICATE;
+        ``dup_pairs``: such pairs per article (among each article's top k); ``sdf2``:
+        sum df**2 / N over the model's vocabulary (the all-pairs product's multiply-adds per
+        article); ``words``: median body words.
+    """
+    import warnings
+
+    model = classic_model(language)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # empty-text articles: they just get empty lists
+        model.fit(rows)
+    scores, _ = model.kneighbors(k=k)
+    x = model.index_.matrix
+    df = np.bincount(x.indices, minlength=x.shape[1]).astype(np.float64)
+    n = len(rows)
+    return {
+        "n": n,
+        "best": float(np.median(scores[:, 0])),
+        "kth": float(np.median(scores[:, k - 1])),
+        "dup_share": float((scores[:, 0] >= NEAR_DUPLICATE).mean()),
+        "dup_pairs": float((scores >= NEAR_DUPLICATE).sum() / 2 / n),
+        "sdf2": float((df**2).sum() / n),
+        "words": float(np.median([len(r["body"].split()) for r in rows])),
+    }
+
+
+SCORE_HEADER = (
+    f"| corpus | N | median best | median 10th-best | near-dup share | near-dup pairs/article "
+    f"| sum df^2 / N | median words |\n| {' | '.join(['---'] * 8)} |"
+)
+
+
+def format_scores(name: str, m: dict) -> str:
+    """One Markdown row of the score-structure table."""
+    return (
+        f"| {name} | {m['n']:,} | {m['best']:.3f} | {m['kth']:.3f} | {m['dup_share']:.3f} "
+        f"| {m['dup_pairs']:.3f} | {m['sdf2']:,.0f} | {m['words']:.0f} |"
+    )
+
+
+def scores_main(args: argparse.Namespace) -> int:
+    """Print the score-structure table; return 1 if a synthetic median is out of SCORE_BAND."""
+    print(SCORE_HEADER, flush=True)
+    ref = None
+    for name, language in REAL_CORPORA.items():
+        path = args.data / f"{name}.jsonl"
+        if not path.is_file():
+            continue
+        m = score_structure(load_jsonl(path), language)
+        ref = m if name == "bbc" else ref
+        print(format_scores(name, m), flush=True)
+    failures = []
+    for n in args.n:
+        m = score_structure(list(corpus.generate(n, seed=args.seed, n_sections=args.sections)))
+        print(format_scores(f"synthetic (seed {args.seed})", m), flush=True)
+        for what in ("best", "kth") if ref else ():
+            ratio = m[what] / ref[what]
+            if not SCORE_BAND[0] <= ratio <= SCORE_BAND[1]:
+                failures.append(f"N={n}: median {what} ratio {ratio:.2f} outside {SCORE_BAND}")
+    for f in failures:
+        print("FAIL", f)
+    if ref is None:
+        print(f"(no bbc.jsonl in {args.data}: no band check)")
+    elif not failures:
+        print(f"OK: median best and 10th-best within {SCORE_BAND} of BBC at every N")
+    return 1 if failures else 0
+
+
 def check_vocabulary(rows: Sequence[dict]) -> list[str]:
     """Stop words in synthetic text that the generator did not mean to emit (should be none).
 
@@ -175,7 +295,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--stemmed", action="store_true", help="also report W after Snowball stemming (slower)"
     )
+    ap.add_argument(
+        "--scores", action="store_true", help="print the score-structure table (classic model)"
+    )
+    ap.add_argument(
+        "--data", type=Path, default=DEFAULT_BBC.parent, help="folder of the real corpora"
+    )
     args = ap.parse_args(argv)
+    if args.scores:
+        return scores_main(args)
 
     print(HEADER)
     if args.bbc.is_file():
