@@ -37,8 +37,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parents[1] / "shared" / "data"
+from quality import DATA, corpora  # the same labelled corpora, found the same way
+
 SYSTEMS = ("defaults", "classic", "preset-2026.11")
 
 # One measurement, in a fresh interpreter: the corpus, the system and the row limit come in
@@ -119,18 +119,6 @@ print(json.dumps(out))
 """
 
 
-def corpora(only: list[str] | None) -> list[Path]:
-    """The labelled JSON Lines files of ../shared/data (none when it is absent)."""
-    found = []
-    for path in sorted(DATA.glob("*.jsonl")):
-        if only and path.stem not in only:
-            continue
-        with open(path, encoding="utf-8") as handle:
-            if json.loads(handle.readline()).get("labels"):
-                found.append(path)
-    return found
-
-
 def measure(path: Path, system: str, max_rows: int) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, json.dumps([str(path), system, max_rows])],
@@ -141,6 +129,11 @@ def measure(path: Path, system: str, max_rows: int) -> dict[str, Any]:
     if done.returncode:
         return {"error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def show(line: str) -> None:
+    """Print a table row as soon as it is measured."""
+    print(line, flush=True)
 
 
 def _ratio(value: float | None, base: float | None) -> str:
@@ -158,29 +151,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = corpora(args.only)
     if not paths:
-        print(f"no labelled corpus in {DATA}: nothing to measure")
+        show(f"no labelled corpus in {DATA}: nothing to measure")
         return 0
     results: dict[str, dict[str, Any]] = {}
-    print(f"{'corpus':24} {'n':>6} {'system':15} {'fit s':>6} {'(x)':>6} {'lists s':>7} "
-          f"{'(x)':>6} {'records':>7} {'precomp':>7} {'kernel':>6}  engine", flush=True)  # fmt: skip
+    show(f"{'corpus':24} {'n':>6} {'system':15} {'fit s':>6} {'(x)':>6} {'lists s':>7} "
+          f"{'(x)':>6} {'records':>7} {'precomp':>7} {'kernel':>6}  engine")
     for path in paths:
         base = measure(path, "baseline", args.max_rows)
         results[path.stem] = {"baseline": base}
         if "error" in base:
-            print(f"{path.stem:24} baseline error: {base['error']}", flush=True)
+            show(f"{path.stem:24} baseline error: {base['error']}")
             continue
-        print(f"{path.stem:24} {base['n']:6d} {'baseline':15} {base['fit']:6.2f} {'':6} "
-              f"{base['lists']:7.2f} {'':6} {'':7} {'':7} {'':6}  {base['engine']}", flush=True)  # fmt: skip
+        show(f"{path.stem:24} {base['n']:6d} {'baseline':15} {base['fit']:6.2f} {'':6} "
+              f"{base['lists']:7.2f} {'':6} {'':7} {'':7} {'':6}  {base['engine']}")
         for system in args.systems:
             got = measure(path, system, args.max_rows)
             results[path.stem][system] = got
             if "error" in got:
-                print(f"{path.stem:24} {system} error: {got['error']}", flush=True)
+                show(f"{path.stem:24} {system} error: {got['error']}")
                 continue
-            print(f"{path.stem:24} {got['n']:6d} {system:15} {got['fit']:6.2f} "
+            show(f"{path.stem:24} {got['n']:6d} {system:15} {got['fit']:6.2f} "
                   f"{_ratio(got['fit'], base['fit'])} {got['lists']:7.2f} "
                   f"{_ratio(got['lists'], base['lists'])} {got['related_many']:7.2f} "
-                  f"{got['precompute']:7.2f} {got['kernel']:6.2f}  {got['engine']}", flush=True)  # fmt: skip
+                  f"{got['precompute']:7.2f} {got['kernel']:6.2f}  {got['engine']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
